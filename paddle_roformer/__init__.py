@@ -1,0 +1,31 @@
+"""RoFormer (Su et al., 2021) for PaddlePaddle: rotary-position BERT-style encoders and their heads."""
+from .config import RoFormerConfig
+from .heads import (
+    RoFormerForCausalLM,
+    RoFormerForMaskedLM,
+    RoFormerForMultipleChoice,
+    RoFormerForQuestionAnswering,
+    RoFormerForSequenceClassification,
+    RoFormerForTokenClassification,
+)
+from .modeling import RoFormerModel
+from .pretrained import LoadReport, RoFormerPretrainedModel
+from .registry import UnknownModelError, get_pretrained, list_pretrained
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RoFormerConfig",
+    "RoFormerModel",
+    "RoFormerPretrainedModel",
+    "RoFormerForSequenceClassification",
+    "RoFormerForTokenClassification",
+    "RoFormerForQuestionAnswering",
+    "RoFormerForMultipleChoice",
+    "RoFormerForMaskedLM",
+    "RoFormerForCausalLM",
+    "LoadReport",
+    "UnknownModelError",
+    "get_pretrained",
+    "list_pretrained",
+]

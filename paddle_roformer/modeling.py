@@ -1,0 +1,425 @@
+"""The RoFormer encoder: embeddings, rotary self-attention, layers, pooler and ``RoFormerModel``.
+
+Shapes in comments: B batch, T new tokens, S attended tokens (cached + new), H heads,
+D head size, E embedding size, C hidden size.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+from paddle import Tensor
+
+from .config import RoFormerConfig
+from .outputs import BaseModelOutputWithPooling, as_tuple
+from .pretrained import RoFormerPretrainedModel
+
+# Added to the attention scores of masked positions (PaddleNLP's value). exp(-1e4) is exactly 0
+# in float32 and the value stays finite in float16 / bfloat16, so masks can be summed safely.
+MASK_VALUE = -1e4
+
+KVCache = Tuple[Tensor, Tensor]  # (key, value), each (B, H, S, D), rotary already applied
+
+
+def get_activation(name: str):
+    table = {
+        "gelu": F.gelu,  # exact erf form
+        "gelu_new": lambda x: F.gelu(x, approximate=True),
+        "gelu_fast": lambda x: F.gelu(x, approximate=True),
+        "relu": F.relu,
+        "silu": F.silu,
+        "swish": F.silu,
+        "tanh": paddle.tanh,
+        "sigmoid": F.sigmoid,
+        "linear": lambda x: x,
+        "identity": lambda x: x,
+    }
+    if name not in table:
+        raise ValueError(f"Unknown activation {name!r}; choose one of {sorted(table)}")
+    return table[name]
+
+
+# ---------------------------------------------------------------------------- rotary
+
+
+class RotaryEmbedding(nn.Layer):
+    """sin and cos of the rotary angles p * 10000^(-2i/D), computed for the positions asked for.
+
+    Nothing is stored, so any position works: a sequence longer than ``max_position_embeddings``
+    gets exactly the values the formula defines. Angles are formed in float64 (as the published
+    sinusoid tables were) and cast afterwards, which keeps large positions accurate.
+    """
+
+    def __init__(self, head_dim: int, base: float = 10000.0):
+        super().__init__()
+        self.head_dim = head_dim
+        self.base = base
+
+    def forward(self, seq_len, offset=0, dtype="float32") -> Tuple[Tensor, Tensor]:
+        positions = paddle.arange(offset, offset + seq_len, dtype="float64")  # (T,)
+        exponents = paddle.arange(0, self.head_dim, 2, dtype="float64") / self.head_dim
+        inv_freq = 1.0 / paddle.pow(paddle.full([1], self.base, dtype="float64"), exponents)  # (D/2,)
+        angles = positions.unsqueeze(-1) * inv_freq.unsqueeze(0)  # (T, D/2)
+        sin = paddle.sin(angles).astype(dtype).unsqueeze([0, 1])  # (1, 1, T, D/2)
+        cos = paddle.cos(angles).astype(dtype).unsqueeze([0, 1])
+        return sin, cos
+
+
+def apply_rotary(x: Tensor, sin: Tensor, cos: Tensor) -> Tensor:
+    """Rotate interleaved pairs (x[2i], x[2i+1]) of ``x`` (B, H, T, D) by the angles of sin/cos (.., T, D/2).
+
+    (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos). This is RoFormer's layout, not the half-split
+    "rotate_half" layout of GPT-NeoX / LLaMA.
+    """
+    pairs = x.reshape([0, 0, 0, -1, 2])  # (B, H, T, D/2, 2)
+    x1, x2 = pairs[..., 0], pairs[..., 1]
+    rotated = paddle.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+    return rotated.reshape([0, 0, 0, -1])
+
+
+# ---------------------------------------------------------------------------- layers
+
+
+class RoFormerEmbeddings(nn.Layer):
+    """Word + token-type embeddings, then LayerNorm and dropout (no absolute positions)."""
+
+    def __init__(self, config: RoFormerConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.layer_norm = nn.LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids=None, token_type_ids=None, inputs_embeds=None) -> Tensor:
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)  # (B, T, E)
+        if token_type_ids is None:
+            token_type_ids = paddle.zeros(paddle.shape(inputs_embeds)[:-1], dtype="int64")
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.layer_norm(embeddings))
+
+
+class RoFormerSelfAttention(nn.Layer):
+    """Multi-head self-attention with rotary positions on queries and keys (and values if asked)."""
+
+    def __init__(self, hidden_size: int, num_heads: int, dropout: float, rotary_value: bool):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.rotary_value = rotary_value
+        self.q_proj = nn.Linear(hidden_size, hidden_size)
+        self.k_proj = nn.Linear(hidden_size, hidden_size)
+        self.v_proj = nn.Linear(hidden_size, hidden_size)
+        self.out_proj = nn.Linear(hidden_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+
+    def _split_heads(self, x: Tensor) -> Tensor:
+        return x.reshape([0, 0, self.num_heads, self.head_dim]).transpose([0, 2, 1, 3])  # (B, H, T, D)
+
+    def forward(
+        self,
+        hidden_states: Tensor,  # (B, T, C)
+        attn_bias: Optional[Tensor],  # additive, broadcastable to (B, H, T, S)
+        rotary: Tuple[Tensor, Tensor],
+        past_key_value: Optional[KVCache] = None,
+        use_cache: bool = False,
+        output_attentions: bool = False,
+    ):
+        sin, cos = rotary
+        q = apply_rotary(self._split_heads(self.q_proj(hidden_states)), sin, cos)
+        k = apply_rotary(self._split_heads(self.k_proj(hidden_states)), sin, cos)
+        v = self._split_heads(self.v_proj(hidden_states))
+        if self.rotary_value:
+            v = apply_rotary(v, sin, cos)
+        if past_key_value is not None:
+            k = paddle.concat([past_key_value[0], k], axis=2)  # (B, H, S, D)
+            v = paddle.concat([past_key_value[1], v], axis=2)
+        present = (k, v) if use_cache else None
+
+        scores = paddle.matmul(q, k, transpose_y=True) * (1.0 / math.sqrt(self.head_dim))  # (B, H, T, S)
+        if attn_bias is not None:
+            scores = scores + attn_bias
+        probs = F.softmax(scores, axis=-1)
+        context = paddle.matmul(self.dropout(probs), v)  # (B, H, T, D)
+        context = context.transpose([0, 2, 1, 3]).reshape([0, 0, self.num_heads * self.head_dim])
+        return self.out_proj(context), present, (probs if output_attentions else None)
+
+
+class RoFormerLayer(nn.Layer):
+    """Post-LayerNorm transformer layer: attention, add & norm, feed-forward, add & norm."""
+
+    def __init__(self, config: RoFormerConfig):
+        super().__init__()
+        self.self_attn = RoFormerSelfAttention(
+            config.hidden_size, config.num_attention_heads, config.attention_probs_dropout_prob, config.rotary_value
+        )
+        self.dropout1 = nn.Dropout(config.hidden_dropout_prob)
+        self.norm1 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
+        self.linear1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.activation = get_activation(config.hidden_act)
+        self.linear2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout2 = nn.Dropout(config.hidden_dropout_prob)
+        self.norm2 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
+
+    def forward(self, hidden_states, attn_bias, rotary, past_key_value=None, use_cache=False, output_attentions=False):
+        attn_out, present, probs = self.self_attn(
+            hidden_states, attn_bias, rotary, past_key_value, use_cache, output_attentions
+        )
+        hidden_states = self.norm1(hidden_states + self.dropout1(attn_out))
+        ffn_out = self.linear2(self.activation(self.linear1(hidden_states)))
+        hidden_states = self.norm2(hidden_states + self.dropout2(ffn_out))
+        return hidden_states, present, probs
+
+
+class RoFormerEncoder(nn.Layer):
+    def __init__(self, config: RoFormerConfig):
+        super().__init__()
+        self.layers = nn.LayerList([RoFormerLayer(config) for _ in range(config.num_hidden_layers)])
+        self.rotary = RotaryEmbedding(config.head_dim)
+
+    def forward(
+        self,
+        hidden_states: Tensor,
+        attn_bias: Optional[Tensor],
+        past_key_values: Optional[List[KVCache]] = None,
+        past_length=0,
+        use_cache: bool = False,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ):
+        # One sin/cos for all layers; new tokens continue after the cached ones.
+        rotary = self.rotary(paddle.shape(hidden_states)[1], offset=past_length, dtype=hidden_states.dtype)
+        presents = [] if use_cache else None
+        all_hidden = [hidden_states] if output_hidden_states else None
+        all_attn = [] if output_attentions else None
+        for i, layer in enumerate(self.layers):
+            past = past_key_values[i] if past_key_values is not None else None
+            hidden_states, present, probs = layer(hidden_states, attn_bias, rotary, past, use_cache, output_attentions)
+            if use_cache:
+                presents.append(present)
+            if output_hidden_states:
+                all_hidden.append(hidden_states)
+            if output_attentions:
+                all_attn.append(probs)
+        return (
+            hidden_states,
+            tuple(presents) if use_cache else None,
+            tuple(all_hidden) if output_hidden_states else None,
+            tuple(all_attn) if output_attentions else None,
+        )
+
+
+class RoFormerPooler(nn.Layer):
+    """Dense + activation on the first token ([CLS])."""
+
+    def __init__(self, hidden_size: int, pool_act: str):
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.activation = get_activation(pool_act)
+
+    def forward(self, hidden_states: Tensor) -> Tensor:
+        return self.activation(self.dense(hidden_states[:, 0]))
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def _is_int(dtype) -> bool:
+    return dtype in (paddle.int64, paddle.int32, paddle.int16, paddle.int8, paddle.uint8)
+
+
+def _static_dims(tensor: Tensor) -> List[int]:
+    return list(tensor.shape)
+
+
+def _same_dims(actual: List[int], expected: List[int]) -> bool:
+    """Equal shapes, where -1 / None (unknown while tracing for export) matches anything."""
+    return len(actual) == len(expected) and all(
+        a == e or a in (-1, None) or e in (-1, None) for a, e in zip(actual, expected)
+    )
+
+
+def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embeds) -> None:
+    """Raise a clear Python error for inputs that would otherwise fail deep inside a kernel."""
+    if input_ids is None and inputs_embeds is None:
+        raise ValueError("Pass either input_ids or inputs_embeds")
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError("Pass input_ids or inputs_embeds, not both")
+    if input_ids is not None:
+        if not isinstance(input_ids, Tensor):
+            raise TypeError(f"input_ids must be a paddle.Tensor, got {type(input_ids).__name__}")
+        if input_ids.ndim != 2:
+            raise ValueError(f"input_ids must have shape [batch_size, seq_len] (rank 2), got shape {input_ids.shape}")
+        if not _is_int(input_ids.dtype):
+            raise TypeError(f"input_ids must be an integer tensor (int64 or int32), got {input_ids.dtype}")
+        _check_range("input_ids", input_ids, config.vocab_size, "vocab_size")
+        shape = _static_dims(input_ids)
+    else:
+        if not isinstance(inputs_embeds, Tensor):
+            raise TypeError(f"inputs_embeds must be a paddle.Tensor, got {type(inputs_embeds).__name__}")
+        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] not in (config.embedding_size, -1):
+            raise ValueError(
+                f"inputs_embeds must have shape [batch_size, seq_len, embedding_size={config.embedding_size}], "
+                f"got {inputs_embeds.shape}"
+            )
+        if _is_int(inputs_embeds.dtype) or inputs_embeds.dtype == paddle.bool:
+            raise TypeError(f"inputs_embeds must be a floating-point tensor, got {inputs_embeds.dtype}")
+        shape = _static_dims(inputs_embeds)[:2]
+    if token_type_ids is not None:
+        if not isinstance(token_type_ids, Tensor):
+            raise TypeError(f"token_type_ids must be a paddle.Tensor, got {type(token_type_ids).__name__}")
+        if not _is_int(token_type_ids.dtype):
+            raise TypeError(f"token_type_ids must be an integer tensor, got {token_type_ids.dtype}")
+        if not _same_dims(_static_dims(token_type_ids), shape):
+            raise ValueError(f"token_type_ids must have the shape of the input {shape}, got {token_type_ids.shape}")
+        _check_range("token_type_ids", token_type_ids, config.type_vocab_size, "type_vocab_size")
+
+
+def _check_range(name: str, ids: Tensor, bound: int, bound_name: str) -> None:
+    # Reading values syncs with the device; skipped while tracing for export (no values then).
+    if not paddle.in_dynamic_mode() or ids.size == 0:
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= bound:
+        bad = high if high >= bound else low
+        raise ValueError(f"{name} contains {bad}, outside [0, {bound_name}={bound}); check the tokenizer and config")
+
+
+def build_attention_bias(
+    attention_mask: Optional[Tensor],
+    input_ids: Optional[Tensor],
+    pad_token_id: int,
+    batch_size: int,
+    q_len: int,
+    past_length: int,
+    dtype,
+) -> Optional[Tensor]:
+    """Turn any accepted mask into an additive bias broadcastable to (B, H, T, S).
+
+    - None: mask the positions where input_ids == pad_token_id (PaddleNLP's default); with only
+      inputs_embeds there is nothing to infer, so every position attends.
+    - [B, S] (any dtype): 1/True = attend, 0/False = padding.
+    - [B, T, S] or [B, 1|H, T, S]: bool or integer means 1 = attend; float is already additive
+      (0 = attend, large negative = masked), e.g. a causal or UniLM mask.
+    """
+    if attention_mask is None:
+        if input_ids is None:
+            return None
+        bias = (input_ids == pad_token_id).astype(dtype) * MASK_VALUE  # (B, T)
+        bias = bias.unsqueeze([1, 2])  # (B, 1, 1, T)
+        if past_length:
+            bias = paddle.concat([paddle.zeros([batch_size, 1, 1, past_length], dtype=dtype), bias], axis=-1)
+        return bias
+
+    if not isinstance(attention_mask, Tensor):
+        raise TypeError(f"attention_mask must be a paddle.Tensor, got {type(attention_mask).__name__}")
+    k_len = q_len + past_length if isinstance(q_len, int) and isinstance(past_length, int) else -1
+    dims = _static_dims(attention_mask)
+    ndim = len(dims)
+    if ndim == 2:
+        expected = [batch_size, k_len]
+    elif ndim == 3:
+        expected = [batch_size, q_len, k_len]
+    elif ndim == 4:
+        expected = [batch_size, dims[1], q_len, k_len]
+    else:
+        expected = None
+    if expected is None or not _same_dims(dims, expected) or (ndim == 4 and dims[1] not in (-1, 1) and dims[1] < 1):
+        raise ValueError(
+            "attention_mask must have shape [batch_size, seq_len], [batch_size, seq_len, seq_len] or "
+            f"[batch_size, 1 or num_heads, seq_len, seq_len] with batch_size={batch_size}, "
+            f"seq_len={k_len} (cached + new tokens); got {attention_mask.shape}"
+        )
+    if ndim == 2 or attention_mask.dtype == paddle.bool or _is_int(attention_mask.dtype):
+        bias = (1.0 - attention_mask.astype(dtype)) * MASK_VALUE
+    else:
+        bias = attention_mask.astype(dtype)
+    if ndim == 2:
+        return bias.unsqueeze([1, 2])
+    if ndim == 3:
+        return bias.unsqueeze(1)
+    return bias
+
+
+# ---------------------------------------------------------------------------- model
+
+
+class RoFormerModel(RoFormerPretrainedModel):
+    """The bare RoFormer encoder, returning (sequence_output, pooled_output, ...)."""
+
+    def __init__(self, config: RoFormerConfig, **overrides):
+        super().__init__(config, **overrides)
+        config = self.config
+        self.pad_token_id = config.pad_token_id
+        if config.embedding_size != config.hidden_size:
+            self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)  # (E -> C)
+        else:
+            self.embeddings_project = None
+        self.embeddings = RoFormerEmbeddings(config)
+        self.encoder = RoFormerEncoder(config)
+        self.pooler = RoFormerPooler(config.hidden_size, config.pool_act)
+        self.init_weights()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: Optional[Tensor] = None,
+        token_type_ids: Optional[Tensor] = None,
+        attention_mask: Optional[Tensor] = None,
+        inputs_embeds: Optional[Tensor] = None,
+        past_key_values: Optional[List[KVCache]] = None,
+        use_cache: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        output_attentions: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ):
+        config = self.config
+        use_cache = config.use_cache if use_cache is None else use_cache
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        return_dict = config.return_dict if return_dict is None else return_dict
+
+        check_inputs(config, input_ids, token_type_ids, inputs_embeds)
+        past_length = 0
+        if past_key_values is not None:
+            if len(past_key_values) != config.num_hidden_layers:
+                raise ValueError(
+                    f"past_key_values must hold one (key, value) pair per layer "
+                    f"({config.num_hidden_layers}), got {len(past_key_values)}"
+                )
+            past_length = past_key_values[0][0].shape[2]
+
+        embedding_output = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, T, E)
+        if self.embeddings_project is not None:
+            embedding_output = self.embeddings_project(embedding_output)  # (B, T, C)
+        batch_size, q_len = embedding_output.shape[0], embedding_output.shape[1]
+        attn_bias = build_attention_bias(
+            attention_mask, input_ids, self.pad_token_id, batch_size, q_len, past_length, embedding_output.dtype
+        )
+        sequence_output, presents, hidden_states, attentions = self.encoder(
+            embedding_output,
+            attn_bias,
+            past_key_values=past_key_values,
+            past_length=past_length,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        pooled_output = self.pooler(sequence_output)
+        if return_dict:
+            return BaseModelOutputWithPooling(
+                last_hidden_state=sequence_output,
+                pooler_output=pooled_output,
+                past_key_values=presents,
+                hidden_states=hidden_states,
+                attentions=attentions,
+            )
+        return as_tuple((sequence_output, pooled_output, presents, hidden_states, attentions))

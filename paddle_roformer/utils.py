@@ -1,0 +1,39 @@
+"""Small helpers shared by the modules: atomic file writes and name suggestions."""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import tempfile
+from typing import Iterable, Iterator, Optional
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    A crash or exception leaves ``path`` as it was and removes the temporary file.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def closest_match(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> Optional[str]:
+    matches = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=cutoff)
+    return matches[0] if matches else None

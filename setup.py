@@ -1,0 +1,50 @@
+"""paddle_roformer: RoFormer models, heads, tokenizer and tools for PaddlePaddle."""
+import re
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "paddle_roformer" / "__init__.py").read_text()).group(1)
+
+# Pins that let PaddleNLP 2.8.1 (the interop reference in the tests) import.
+PADDLENLP_REFERENCE = [
+    "paddlenlp==2.8.1",
+    "huggingface_hub<0.26",
+    "aistudio-sdk==0.2.6",
+    "datasets<3",
+    "pyarrow<17",
+]
+
+setup(
+    name="paddle_roformer",
+    version=VERSION,
+    description="RoFormer (rotary position embedding) models for PaddlePaddle, PaddleNLP-compatible",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.8",
+    packages=["paddle_roformer", "paddle_roformer.configs"],
+    # The architectures live in the top-level configs/ folder and ship inside the package.
+    package_dir={"paddle_roformer.configs": "configs"},
+    package_data={"paddle_roformer.configs": ["*.yaml"]},
+    install_requires=["numpy", "jieba", "pyyaml"],
+    extras_require={
+        # pip cannot express "either paddlepaddle or paddlepaddle-gpu", so the choice is an extra.
+        "cpu": ["paddlepaddle>=2.6"],
+        "gpu": ["paddlepaddle-gpu>=2.6"],
+        "test": [
+            "pytest>=7",
+            "torch==2.13.0",
+            "transformers==4.45.2",
+            "safetensors",
+            "snownlp",
+        ]
+        + PADDLENLP_REFERENCE,
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
