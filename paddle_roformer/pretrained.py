@@ -130,9 +130,9 @@ class RoFormerPretrainedModel(nn.Layer):
             if key not in target:
                 report.ignored.append(key)
         for key, param in target.items():
+            if key in tied:  # the same parameter as an earlier key, which is loaded instead
+                continue
             if key not in source:
-                if key in tied:
-                    continue
                 if self._backbone_key(key):
                     raise KeyError(
                         f"{type(self).__name__}: checkpoint is missing {key!r} (shape {list(param.shape)})"
@@ -141,7 +141,7 @@ class RoFormerPretrainedModel(nn.Layer):
                 continue
             value = _to_numpy(source[key])
             if list(value.shape) != list(param.shape):
-                if self._backbone_key(key) or key in tied:
+                if self._backbone_key(key):
                     raise ValueError(
                         f"{type(self).__name__}: shape mismatch for {key!r}: checkpoint has {list(value.shape)}, "
                         f"model expects {list(param.shape)} (check the config matches the checkpoint)"
@@ -156,7 +156,7 @@ class RoFormerPretrainedModel(nn.Layer):
         return report
 
     def _tied_keys(self) -> set:
-        """Keys that are the same parameter as another key (the MLM decoder weight)."""
+        """Keys naming a parameter already named by an earlier key (the MLM decoder weight)."""
         seen: Dict[int, str] = {}
         tied = set()
         for key, param in self.state_dict().items():
