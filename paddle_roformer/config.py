@@ -177,10 +177,13 @@ class RoFormerConfig:
             raise TypeError(f"RoFormerConfig.from_dict expects a dict, got {type(values).__name__}")
         values = _flatten_legacy(values)
         merged = cls._normalize(values, drop_generic=True)
-        merged.update(cls._normalize(overrides, drop_generic=False))
-        if "id2label" in merged and "num_labels" in overrides and len(merged["id2label"]) != merged["num_labels"]:
-            merged.pop("id2label")
-            merged.pop("label2id", None)
+        overrides = cls._normalize(overrides, drop_generic=False)
+        if "num_labels" in overrides and "id2label" not in overrides:
+            # A new number of classes makes the stored label names stale.
+            if len(merged.get("id2label") or {}) != overrides["num_labels"]:
+                merged.pop("id2label", None)
+                merged.pop("label2id", None)
+        merged.update(overrides)
         return cls(**merged)
 
     def to_dict(self) -> Dict[str, Any]:
