@@ -138,6 +138,15 @@ class RoFormerConfig:
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
+    def num_parameters(self) -> int:
+        """Parameters of the bare RoFormerModel this config builds (pooler included)."""
+        C, E, I = self.hidden_size, self.embedding_size, self.intermediate_size
+        embeddings = (self.vocab_size + self.type_vocab_size) * E + 2 * E
+        project = E * C + C if E != C else 0
+        layer = 4 * (C * C + C) + (C * I + I) + (I * C + C) + 2 * 2 * C
+        pooler = C * C + C
+        return embeddings + project + self.num_hidden_layers * layer + pooler
+
     @property
     def use_return_dict(self) -> bool:
         return self.return_dict

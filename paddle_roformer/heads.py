@@ -189,7 +189,7 @@ class RoFormerForMultipleChoice(_HeadBase):
         else:
             raise ValueError(
                 "RoFormerForMultipleChoice needs inputs of shape [batch_size, num_choices, seq_len], "
-                f"or config.num_choices set for flattened inputs; got input of shape {reference.shape}"
+                f"or config.num_choices set for flattened inputs; got input of shape {list(reference.shape)}"
             )
 
         def flatten(x, rank):

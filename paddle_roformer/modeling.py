@@ -252,7 +252,7 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
         if not isinstance(input_ids, Tensor):
             raise TypeError(f"input_ids must be a paddle.Tensor, got {type(input_ids).__name__}")
         if input_ids.ndim != 2:
-            raise ValueError(f"input_ids must have shape [batch_size, seq_len] (rank 2), got shape {input_ids.shape}")
+            raise ValueError(f"input_ids must have shape [batch_size, seq_len] (rank 2), got shape {list(input_ids.shape)}")
         if not _is_int(input_ids.dtype):
             raise TypeError(f"input_ids must be an integer tensor (int64 or int32), got {input_ids.dtype}")
         _check_range("input_ids", input_ids, config.vocab_size, "vocab_size")
@@ -263,7 +263,7 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
         if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] not in (config.embedding_size, -1):
             raise ValueError(
                 f"inputs_embeds must have shape [batch_size, seq_len, embedding_size={config.embedding_size}], "
-                f"got {inputs_embeds.shape}"
+                f"got {list(inputs_embeds.shape)}"
             )
         if _is_int(inputs_embeds.dtype) or inputs_embeds.dtype == paddle.bool:
             raise TypeError(f"inputs_embeds must be a floating-point tensor, got {inputs_embeds.dtype}")
@@ -274,7 +274,7 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
         if not _is_int(token_type_ids.dtype):
             raise TypeError(f"token_type_ids must be an integer tensor, got {token_type_ids.dtype}")
         if not _same_dims(_static_dims(token_type_ids), shape):
-            raise ValueError(f"token_type_ids must have the shape of the input {shape}, got {token_type_ids.shape}")
+            raise ValueError(f"token_type_ids must have the shape of the input {shape}, got {list(token_type_ids.shape)}")
         _check_range("token_type_ids", token_type_ids, config.type_vocab_size, "type_vocab_size")
 
 
@@ -296,6 +296,7 @@ def build_attention_bias(
     q_len: int,
     past_length: int,
     dtype,
+    num_heads: int = -1,
 ) -> Optional[Tensor]:
     """Turn any accepted mask into an additive bias broadcastable to (B, H, T, S).
 
@@ -319,19 +320,17 @@ def build_attention_bias(
     k_len = q_len + past_length if isinstance(q_len, int) and isinstance(past_length, int) else -1
     dims = _static_dims(attention_mask)
     ndim = len(dims)
-    if ndim == 2:
-        expected = [batch_size, k_len]
-    elif ndim == 3:
-        expected = [batch_size, q_len, k_len]
-    elif ndim == 4:
-        expected = [batch_size, dims[1], q_len, k_len]
-    else:
-        expected = None
-    if expected is None or not _same_dims(dims, expected) or (ndim == 4 and dims[1] not in (-1, 1) and dims[1] < 1):
+    # allowed sizes per axis; 1 broadcasts (a mask shared by the batch, the heads or the queries)
+    allowed = {
+        2: [(batch_size,), (k_len,)],
+        3: [(batch_size, 1), (q_len, 1), (k_len,)],
+        4: [(batch_size, 1), (num_heads, 1), (q_len, 1), (k_len,)],
+    }.get(ndim)
+    if allowed is None or not all(any(_same_dims([d], [c]) for c in choices) for d, choices in zip(dims, allowed)):
         raise ValueError(
-            "attention_mask must have shape [batch_size, seq_len], [batch_size, seq_len, seq_len] or "
-            f"[batch_size, 1 or num_heads, seq_len, seq_len] with batch_size={batch_size}, "
-            f"seq_len={k_len} (cached + new tokens); got {attention_mask.shape}"
+            "attention_mask must have shape [batch_size, seq_len], [batch_size, q_len, seq_len] or "
+            f"[batch_size, 1 or num_heads, q_len, seq_len] with batch_size={batch_size}, num_heads={num_heads}, "
+            f"q_len={q_len}, seq_len={k_len} (cached + new tokens); got {list(attention_mask.shape)}"
         )
     if ndim == 2 or attention_mask.dtype == paddle.bool or _is_int(attention_mask.dtype):
         bias = (1.0 - attention_mask.astype(dtype)) * MASK_VALUE
@@ -402,7 +401,8 @@ class RoFormerModel(RoFormerPretrainedModel):
             embedding_output = self.embeddings_project(embedding_output)  # (B, T, C)
         batch_size, q_len = embedding_output.shape[0], embedding_output.shape[1]
         attn_bias = build_attention_bias(
-            attention_mask, input_ids, self.pad_token_id, batch_size, q_len, past_length, embedding_output.dtype
+            attention_mask, input_ids, self.pad_token_id, batch_size, q_len, past_length, embedding_output.dtype,
+            config.num_attention_heads,
         )
         sequence_output, presents, hidden_states, attentions = self.encoder(
             embedding_output,

@@ -1,0 +1,297 @@
+"""Backbone behaviour: rotary math, any-length positions, masks, inputs, errors, gradients, dropout."""
+import math
+
+import numpy as np
+import paddle
+import pytest
+
+import paddle_roformer as pr
+from paddle_roformer.modeling import MASK_VALUE, RotaryEmbedding, apply_rotary
+from _refs import padded_batch
+from conftest import tiny_config
+
+
+def _rotate_reference(x, positions, base=10000.0):
+    """The RoFormer paper's rotation, written out pair by pair in float64."""
+    out = np.empty_like(x, dtype="float64")
+    dim = x.shape[-1]
+    for t, p in enumerate(positions):
+        for i in range(dim // 2):
+            theta = p * base ** (-2.0 * i / dim)
+            a, b = x[..., t, 2 * i], x[..., t, 2 * i + 1]
+            out[..., t, 2 * i] = a * math.cos(theta) - b * math.sin(theta)
+            out[..., t, 2 * i + 1] = a * math.sin(theta) + b * math.cos(theta)
+    return out
+
+
+# ---------------------------------------------------------------------------- rotary
+
+
+def test_rotary_golden_values():
+    sin, cos = RotaryEmbedding(head_dim=4)(3)
+    assert sin.shape == [1, 1, 3, 2]
+    # position 1: angles 1 and 1/100; position 2: angles 2 and 2/100
+    np.testing.assert_allclose(sin.numpy()[0, 0], [[0, 0], [0.84147098, 0.00999983], [0.90929743, 0.01999867]], atol=1e-7)
+    np.testing.assert_allclose(cos.numpy()[0, 0], [[1, 1], [0.54030231, 0.99995], [-0.41614684, 0.99980001]], atol=1e-7)
+
+
+def test_apply_rotary_rotates_interleaved_pairs():
+    x = np.random.RandomState(0).randn(2, 3, 5, 8).astype("float32")
+    sin, cos = RotaryEmbedding(8)(5, offset=7)
+    got = apply_rotary(paddle.to_tensor(x), sin, cos).numpy()
+    np.testing.assert_allclose(got, _rotate_reference(x, range(7, 12)), atol=1e-5)
+
+
+def test_rotary_is_not_the_half_split_layout():
+    x = np.random.RandomState(1).randn(1, 1, 6, 8).astype("float32")
+    sin, cos = (t.numpy() for t in RotaryEmbedding(8)(6))
+    ours = apply_rotary(paddle.to_tensor(x), paddle.to_tensor(sin), paddle.to_tensor(cos)).numpy()
+    # GPT-NeoX / LLaMA: rotate (x[i], x[i + D/2]) instead of (x[2i], x[2i + 1])
+    rotate_half = np.concatenate([-x[..., 4:], x[..., :4]], axis=-1)
+    half_split = x * np.concatenate([cos, cos], -1) + rotate_half * np.concatenate([sin, sin], -1)
+    assert np.abs(ours - half_split).max() > 0.1
+
+
+def test_rotation_preserves_norm_and_relative_position():
+    """<R_m q, R_n k> depends only on m - n: the property rotary attention relies on."""
+    rng = np.random.RandomState(2)
+    q, k = rng.randn(1, 1, 1, 16).astype("float32"), rng.randn(1, 1, 1, 16).astype("float32")
+    rot = RotaryEmbedding(16)
+
+    def at(x, p):
+        sin, cos = rot(1, offset=p)
+        return apply_rotary(paddle.to_tensor(x), sin, cos).numpy().ravel()
+
+    assert abs(np.linalg.norm(at(q, 37)) - np.linalg.norm(q)) < 1e-4
+    assert abs(at(q, 10) @ at(k, 3) - at(q, 1010) @ at(k, 1003)) < 1e-3
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_sequences_longer_than_max_position_embeddings_run(factor):
+    config = tiny_config(max_position_embeddings=16)
+    model = pr.RoFormerModel(config)
+    model.eval()
+    seq_len = factor * config.max_position_embeddings
+    ids = paddle.randint(1, config.vocab_size, [2, seq_len])
+    with paddle.no_grad():
+        sequence_output, pooled = model(ids)
+    assert sequence_output.shape == [2, seq_len, config.hidden_size]
+    assert np.isfinite(sequence_output.numpy()).all()
+    # the angles used at the far positions are exactly the formula's
+    sin, cos = RotaryEmbedding(config.head_dim)(seq_len)
+    p = seq_len - 1
+    expected = [math.sin(p * 10000 ** (-2 * i / config.head_dim)) for i in range(config.head_dim // 2)]
+    np.testing.assert_allclose(sin.numpy()[0, 0, -1], expected, atol=1e-6)
+
+
+def test_long_positions_are_accurate():
+    """Angles are formed in float64: position 100000 is still exact to float32 precision."""
+    sin, cos = RotaryEmbedding(64)(1, offset=100_000)
+    expected = [math.cos(100_000 * 10000 ** (-2 * i / 64)) for i in range(32)]
+    np.testing.assert_allclose(cos.numpy().ravel(), expected, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- masks and inputs
+
+
+def _model(**overrides):
+    model = pr.RoFormerModel(tiny_config(**overrides))
+    model.eval()
+    return model
+
+
+def test_mask_forms_agree():
+    model = _model()
+    ids, types, mask = padded_batch(97, 3, seq_len=8)
+    ids_t = paddle.to_tensor(ids)
+    with paddle.no_grad():
+        from_int = model(ids_t, attention_mask=paddle.to_tensor(mask))[0]
+        from_bool = model(ids_t, attention_mask=paddle.to_tensor(mask.astype(bool)))[0]
+        additive = (1.0 - mask[:, None, None, :].astype("float32")) * MASK_VALUE
+        from_float = model(ids_t, attention_mask=paddle.to_tensor(additive))[0]
+        from_3d = model(ids_t, attention_mask=paddle.to_tensor(np.repeat(mask[:, None, :], 8, axis=1)))[0]
+        default = model(ids_t)[0]  # pad_token_id positions are masked when no mask is given
+    for other in (from_bool, from_float, from_3d, default):
+        np.testing.assert_allclose(other.numpy(), from_int.numpy(), atol=1e-6)
+
+
+def test_padding_does_not_change_real_tokens():
+    model = _model()
+    ids = paddle.to_tensor([[5, 6, 7, 8]])
+    padded = paddle.to_tensor([[5, 6, 7, 8, 0, 0, 0]])
+    with paddle.no_grad():
+        short = model(ids)[0].numpy()
+        long = model(padded, attention_mask=paddle.to_tensor([[1, 1, 1, 1, 0, 0, 0]]))[0].numpy()
+    np.testing.assert_allclose(long[:, :4], short, atol=1e-5)
+
+
+def test_inputs_embeds_equals_input_ids():
+    model = _model()
+    ids = paddle.to_tensor([[5, 6, 7, 8, 9]])
+    embeds = model.get_input_embeddings()(ids)
+    with paddle.no_grad():
+        a = model(input_ids=ids)[0]
+        b = model(inputs_embeds=embeds)[0]  # no input_ids: nothing to infer padding from, all attend
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def test_output_layout_and_return_dict():
+    model = _model()
+    ids = paddle.to_tensor([[5, 6, 7]])
+    with paddle.no_grad():
+        plain = model(ids)
+        full = model(ids, output_hidden_states=True, output_attentions=True)
+        record = model(ids, output_hidden_states=True, return_dict=True)
+    assert len(plain) == 2
+    assert len(full) == 4 and len(full[2]) == 4 and len(full[3]) == 3
+    assert full[3][0].shape == [1, 4, 3, 3]
+    assert record.pooler_output.shape == [1, 32]
+    np.testing.assert_allclose(record[0].numpy(), plain[0].numpy())
+    np.testing.assert_allclose(record["hidden_states"][-1].numpy(), plain[0].numpy())
+
+
+def test_int32_ids_work():
+    model = _model()
+    with paddle.no_grad():
+        a = model(paddle.to_tensor([[5, 6, 7]], dtype="int32"))[0]
+        b = model(paddle.to_tensor([[5, 6, 7]], dtype="int64"))[0]
+    np.testing.assert_allclose(a.numpy(), b.numpy())
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(input_ids=[[1, 2]]), TypeError, "input_ids must be a paddle.Tensor"),
+        (dict(input_ids=paddle.to_tensor([[1, 97]])), ValueError, r"input_ids contains 97, outside \[0, vocab_size=97\)"),
+        (dict(input_ids=paddle.to_tensor([[1, -2]])), ValueError, "input_ids contains -2"),
+        (dict(input_ids=paddle.to_tensor([1, 2, 3])), ValueError, r"input_ids must have shape \[batch_size, seq_len\]"),
+        (dict(input_ids=paddle.to_tensor([[1.0, 2.0]])), TypeError, "input_ids must be an integer tensor"),
+        (dict(input_ids=paddle.to_tensor([[1, 2]]), token_type_ids=paddle.to_tensor([[0, 3]])), ValueError,
+         r"token_type_ids contains 3, outside \[0, type_vocab_size=3\)"),
+        (dict(input_ids=paddle.to_tensor([[1, 2]]), token_type_ids=paddle.to_tensor([[0, 1, 1]])), ValueError,
+         "token_type_ids must have the shape of the input"),
+        (dict(input_ids=paddle.to_tensor([[1, 2]]), attention_mask=paddle.to_tensor([[1, 1, 1]])), ValueError,
+         r"attention_mask must have shape .* got \[1, 3\]"),
+        (dict(input_ids=paddle.to_tensor([[1, 2]]), attention_mask=paddle.ones([1, 1, 1, 2, 2])), ValueError,
+         "attention_mask must have shape"),
+        (dict(), ValueError, "Pass either input_ids or inputs_embeds"),
+        (dict(input_ids=paddle.to_tensor([[1]]), inputs_embeds=paddle.ones([1, 1, 24])), ValueError, "not both"),
+        (dict(inputs_embeds=paddle.ones([1, 2, 7])), ValueError, r"embedding_size=24"),
+        (dict(inputs_embeds=paddle.ones([1, 2, 24], dtype="int64")), TypeError, "floating-point"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        _model()(**kwargs)
+
+
+def test_wrong_number_of_cache_entries():
+    model = _model()
+    past = [(paddle.zeros([1, 4, 2, 8]), paddle.zeros([1, 4, 2, 8]))]
+    with pytest.raises(ValueError, match=r"one \(key, value\) pair per layer \(3\), got 1"):
+        model(paddle.to_tensor([[1]]), past_key_values=past)
+
+
+# ---------------------------------------------------------------------------- training behaviour
+
+HEAD_CASES = {
+    "RoFormerModel": lambda b, s, c: {},
+    "RoFormerForSequenceClassification": lambda b, s, c: dict(labels=paddle.to_tensor([1, 0, 4])),
+    "RoFormerForTokenClassification": lambda b, s, c: dict(labels=paddle.randint(0, c.num_labels, [b, s])),
+    "RoFormerForQuestionAnswering": lambda b, s, c: dict(
+        start_positions=paddle.to_tensor([0, 2, 3]), end_positions=paddle.to_tensor([1, 4, 5])
+    ),
+    "RoFormerForMaskedLM": lambda b, s, c: dict(labels=paddle.randint(0, c.vocab_size, [b, s])),
+    "RoFormerForCausalLM": lambda b, s, c: dict(labels=paddle.randint(0, c.vocab_size, [b, s])),
+}
+
+
+@pytest.mark.parametrize("head", sorted(HEAD_CASES))
+def test_gradients_reach_every_parameter(head):
+    config = tiny_config()
+    model = getattr(pr, head)(config)
+    model.train()
+    ids, types, mask = padded_batch(config.vocab_size, config.type_vocab_size, batch=3, seq_len=7)
+    out = model(paddle.to_tensor(ids), token_type_ids=paddle.to_tensor(types),
+                attention_mask=paddle.to_tensor(mask), **HEAD_CASES[head](3, 7, config))
+    loss = out[1].sum() + out[0].mean() if head == "RoFormerModel" else out[0]
+    assert loss.shape == [] or loss.size == 1
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not np.isfinite(p.grad.numpy()).all()]
+    if head in ("RoFormerForTokenClassification", "RoFormerForQuestionAnswering", "RoFormerForMaskedLM",
+                "RoFormerForCausalLM"):
+        # these heads read the sequence output, not the pooler
+        missing = [n for n in missing if not n.startswith("roformer.pooler")]
+    assert missing == []
+
+
+def test_multiple_choice_gradients_and_shapes():
+    config = tiny_config()
+    model = pr.RoFormerForMultipleChoice(config)
+    ids = paddle.randint(1, config.vocab_size, [2, 3, 6])  # batch 2, 3 choices
+    loss, logits = model(ids, labels=paddle.to_tensor([2, 0]))
+    assert logits.shape == [2, 3]
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_multiple_choice_flattened_inputs_need_num_choices():
+    config = tiny_config()
+    model = pr.RoFormerForMultipleChoice(config)
+    with pytest.raises(ValueError, match=r"\[batch_size, num_choices, seq_len\].*config.num_choices"):
+        model(paddle.randint(1, 90, [6, 5]))
+    flat = pr.RoFormerForMultipleChoice(config, num_choices=3)
+    assert flat(paddle.randint(1, 90, [6, 5])).shape == [2, 3]
+
+
+def test_dropout_is_off_in_eval_and_on_in_train():
+    model = pr.RoFormerForSequenceClassification(tiny_config(hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3))
+    ids = paddle.randint(1, 90, [2, 9])
+    model.eval()
+    with paddle.no_grad():
+        a, b = model(ids).numpy(), model(ids).numpy()
+    np.testing.assert_array_equal(a, b)
+    model.train()
+    with paddle.no_grad():
+        c = model(ids).numpy()
+    assert np.abs(c - a).max() > 1e-4
+
+
+def test_sequence_classification_problem_types():
+    ids = paddle.randint(1, 90, [3, 5])
+    regression = pr.RoFormerForSequenceClassification(tiny_config(num_labels=1))
+    loss, logits = regression(ids, labels=paddle.to_tensor([0.5, 1.0, -1.0]))
+    assert logits.shape == [3, 1] and float(loss) > 0
+    multi = pr.RoFormerForSequenceClassification(tiny_config(num_labels=4))
+    loss, _ = multi(ids, labels=paddle.to_tensor(np.eye(4, dtype="float32")[:3]))
+    assert float(loss) > 0
+    bad = pr.RoFormerForSequenceClassification(tiny_config(problem_type="ranking"))
+    with pytest.raises(ValueError, match="problem_type"):
+        bad(ids, labels=paddle.to_tensor([0, 1, 1]))
+
+
+def test_mlm_decoder_is_tied_to_word_embeddings():
+    model = pr.RoFormerForMaskedLM(tiny_config())
+    assert model.cls.predictions.decoder_weight is model.roformer.embeddings.word_embeddings.weight
+    assert len(model.parameters()) == len({id(p) for p in model.parameters()})
+
+
+def test_num_parameters_matches_published_sizes():
+    published = {  # millions, from the RoFormer release notes
+        "roformer-chinese-small": 30, "roformer-chinese-base": 124, "roformer-chinese-char-small": 15,
+        "roformer-chinese-char-base": 95, "roformer-english-small-discriminator": 13,
+        "roformer-english-small-generator": 5,
+    }
+    for name, millions in published.items():
+        count = pr.RoFormerConfig.from_pretrained(name).num_parameters()
+        assert abs(count / 1e6 - millions) / millions < 0.1, (name, count)
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(embedding_size=32), dict(pool_act="linear")])
+def test_num_parameters_counts_the_real_model(overrides):
+    config = tiny_config(**overrides)
+    model = pr.RoFormerModel(config)
+    assert config.num_parameters() == sum(int(np.prod(p.shape)) for p in model.parameters())
