@@ -1,0 +1,32 @@
+# Two entry points on a fresh machine:
+#   make demo   - virtualenv with CPU Paddle, then examples/demo.py
+#   make test   - virtualenv with CPU Paddle + the references (torch, transformers, PaddleNLP), then pytest
+# PADDLE_EXTRA=gpu installs paddlepaddle-gpu instead of paddlepaddle.
+
+PYTHON ?= python3
+VENV ?= .venv
+PADDLE_EXTRA ?= cpu
+BIN := $(VENV)/bin
+THREADS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: demo test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-demo: setup.py | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[$(PADDLE_EXTRA)]"
+	touch $@
+
+$(VENV)/.installed-test: setup.py | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[$(PADDLE_EXTRA),test]"
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python examples/demo.py
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
