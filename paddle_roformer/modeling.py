@@ -227,6 +227,18 @@ class RoFormerPooler(nn.Layer):
 # ---------------------------------------------------------------------------- inputs
 
 
+def _tensor_types() -> tuple:
+    """Tensor classes: eager Tensors, and the symbolic values seen while tracing for export."""
+    types = [Tensor]
+    for module, name in ((getattr(paddle, "pir", None), "Value"), (paddle.static, "Variable")):
+        if module is not None and hasattr(module, name):
+            types.append(getattr(module, name))
+    return tuple(types)
+
+
+TENSOR_TYPES = _tensor_types()
+
+
 def _is_int(dtype) -> bool:
     return dtype in (paddle.int64, paddle.int32, paddle.int16, paddle.int8, paddle.uint8)
 
@@ -236,12 +248,17 @@ def _static_dims(tensor: Tensor) -> List[int]:
 
 
 def _same_dims(actual: List[int], expected: List[int]) -> bool:
-    """Equal shapes, where -1 / None (unknown while tracing for export) matches anything."""
+    """Equal shapes, where a size unknown while tracing for export (-1, None, a tensor) matches anything."""
+
+    def known(size) -> bool:
+        return isinstance(size, int) and size >= 0
+
     return len(actual) == len(expected) and all(
-        a == e or a in (-1, None) or e in (-1, None) for a, e in zip(actual, expected)
+        not (known(a) and known(e)) or a == e for a, e in zip(actual, expected)
     )
 
 
+@paddle.jit.not_to_static  # plain Python even while tracing: shapes are then lists with -1
 def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embeds) -> None:
     """Raise a clear Python error for inputs that would otherwise fail deep inside a kernel."""
     if input_ids is None and inputs_embeds is None:
@@ -249,7 +266,7 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
     if input_ids is not None and inputs_embeds is not None:
         raise ValueError("Pass input_ids or inputs_embeds, not both")
     if input_ids is not None:
-        if not isinstance(input_ids, Tensor):
+        if not isinstance(input_ids, TENSOR_TYPES):
             raise TypeError(f"input_ids must be a paddle.Tensor, got {type(input_ids).__name__}")
         if input_ids.ndim != 2:
             raise ValueError(f"input_ids must have shape [batch_size, seq_len] (rank 2), got shape {list(input_ids.shape)}")
@@ -258,7 +275,7 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
         _check_range("input_ids", input_ids, config.vocab_size, "vocab_size")
         shape = _static_dims(input_ids)
     else:
-        if not isinstance(inputs_embeds, Tensor):
+        if not isinstance(inputs_embeds, TENSOR_TYPES):
             raise TypeError(f"inputs_embeds must be a paddle.Tensor, got {type(inputs_embeds).__name__}")
         if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] not in (config.embedding_size, -1):
             raise ValueError(
@@ -269,7 +286,7 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
             raise TypeError(f"inputs_embeds must be a floating-point tensor, got {inputs_embeds.dtype}")
         shape = _static_dims(inputs_embeds)[:2]
     if token_type_ids is not None:
-        if not isinstance(token_type_ids, Tensor):
+        if not isinstance(token_type_ids, TENSOR_TYPES):
             raise TypeError(f"token_type_ids must be a paddle.Tensor, got {type(token_type_ids).__name__}")
         if not _is_int(token_type_ids.dtype):
             raise TypeError(f"token_type_ids must be an integer tensor, got {token_type_ids.dtype}")
@@ -286,6 +303,25 @@ def _check_range(name: str, ids: Tensor, bound: int, bound_name: str) -> None:
     if low < 0 or high >= bound:
         bad = high if high >= bound else low
         raise ValueError(f"{name} contains {bad}, outside [0, {bound_name}={bound}); check the tokenizer and config")
+
+
+@paddle.jit.not_to_static
+def _check_mask_shape(attention_mask, batch_size, num_heads, q_len, past_length) -> None:
+    k_len = q_len + past_length if isinstance(q_len, int) and isinstance(past_length, int) else -1
+    dims = _static_dims(attention_mask)
+    ndim = len(dims)
+    # allowed sizes per axis; 1 broadcasts (a mask shared by the batch, the heads or the queries)
+    allowed = {
+        2: [(batch_size,), (k_len,)],
+        3: [(batch_size, 1), (q_len, 1), (k_len,)],
+        4: [(batch_size, 1), (num_heads, 1), (q_len, 1), (k_len,)],
+    }.get(ndim)
+    if allowed is None or not all(any(_same_dims([d], [c]) for c in choices) for d, choices in zip(dims, allowed)):
+        raise ValueError(
+            "attention_mask must have shape [batch_size, seq_len], [batch_size, q_len, seq_len] or "
+            f"[batch_size, 1 or num_heads, q_len, seq_len] with batch_size={batch_size}, num_heads={num_heads}, "
+            f"q_len={q_len}, seq_len={k_len} (cached + new tokens); got {list(attention_mask.shape)}"
+        )
 
 
 def build_attention_bias(
@@ -315,23 +351,10 @@ def build_attention_bias(
             bias = paddle.concat([paddle.zeros([batch_size, 1, 1, past_length], dtype=dtype), bias], axis=-1)
         return bias
 
-    if not isinstance(attention_mask, Tensor):
+    if not isinstance(attention_mask, TENSOR_TYPES):
         raise TypeError(f"attention_mask must be a paddle.Tensor, got {type(attention_mask).__name__}")
-    k_len = q_len + past_length if isinstance(q_len, int) and isinstance(past_length, int) else -1
-    dims = _static_dims(attention_mask)
-    ndim = len(dims)
-    # allowed sizes per axis; 1 broadcasts (a mask shared by the batch, the heads or the queries)
-    allowed = {
-        2: [(batch_size,), (k_len,)],
-        3: [(batch_size, 1), (q_len, 1), (k_len,)],
-        4: [(batch_size, 1), (num_heads, 1), (q_len, 1), (k_len,)],
-    }.get(ndim)
-    if allowed is None or not all(any(_same_dims([d], [c]) for c in choices) for d, choices in zip(dims, allowed)):
-        raise ValueError(
-            "attention_mask must have shape [batch_size, seq_len], [batch_size, q_len, seq_len] or "
-            f"[batch_size, 1 or num_heads, q_len, seq_len] with batch_size={batch_size}, num_heads={num_heads}, "
-            f"q_len={q_len}, seq_len={k_len} (cached + new tokens); got {list(attention_mask.shape)}"
-        )
+    _check_mask_shape(attention_mask, batch_size, num_heads, q_len, past_length)
+    ndim = attention_mask.ndim
     if ndim == 2 or attention_mask.dtype == paddle.bool or _is_int(attention_mask.dtype):
         bias = (1.0 - attention_mask.astype(dtype)) * MASK_VALUE
     else:
