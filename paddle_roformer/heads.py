@@ -69,8 +69,8 @@ class _HeadBase(RoFormerPretrainedModel):
         return as_tuple(tuple(values), loss)
 
 
-class RoFormerForSequenceClassification(_HeadBase):
-    """Pooled output -> dropout -> Linear(hidden, num_labels). Loss by ``problem_type``."""
+class _LabelHeadBase(_HeadBase):
+    """dropout + Linear(hidden, num_labels), shared by sequence and token classification."""
 
     def __init__(self, config: RoFormerConfig, **overrides):
         super().__init__(config, **overrides)
@@ -78,6 +78,10 @@ class RoFormerForSequenceClassification(_HeadBase):
         self.dropout = _classifier_dropout(self.config)
         self.classifier = nn.Linear(self.config.hidden_size, self.num_labels)
         self.init_weights(include_backbone=False)
+
+
+class RoFormerForSequenceClassification(_LabelHeadBase):
+    """Pooled output -> dropout -> Linear(hidden, num_labels). Loss by ``problem_type``."""
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None, labels=None,
                 output_hidden_states=None, output_attentions=None, return_dict=None):
@@ -112,15 +116,8 @@ def sequence_classification_loss(logits: Tensor, labels: Tensor, num_labels: int
     )
 
 
-class RoFormerForTokenClassification(_HeadBase):
+class RoFormerForTokenClassification(_LabelHeadBase):
     """Sequence output -> dropout -> Linear(hidden, num_labels) per token."""
-
-    def __init__(self, config: RoFormerConfig, **overrides):
-        super().__init__(config, **overrides)
-        self.num_labels = self.config.num_labels
-        self.dropout = _classifier_dropout(self.config)
-        self.classifier = nn.Linear(self.config.hidden_size, self.num_labels)
-        self.init_weights(include_backbone=False)
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None, labels=None,
                 output_hidden_states=None, output_attentions=None, return_dict=None):

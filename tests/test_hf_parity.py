@@ -28,9 +28,14 @@ def _inputs(config, seq_len=11):
     return hf, pd, mask
 
 
+def _pair(architecture, config, **hf_extra):
+    """A random HF model of ``architecture`` and ours with the same weights."""
+    hf_model = random_hf_model(getattr(transformers, architecture), config, **hf_extra)
+    return hf_model, transfer_from_hf(hf_model, getattr(pr, architecture)(config), architecture)
+
+
 def _compare_backbone_and_mlm(config, seq_len=11):
-    hf_model = random_hf_model(transformers.RoFormerForMaskedLM, config)
-    ours = transfer_from_hf(hf_model, pr.RoFormerForMaskedLM(config), "RoFormerForMaskedLM")
+    hf_model, ours = _pair("RoFormerForMaskedLM", config)
     hf_in, pd_in, _ = _inputs(config, seq_len)
     with torch.no_grad():
         ref = hf_model(**hf_in, output_hidden_states=True)
@@ -57,8 +62,7 @@ def test_tiny_configs_match_hf(variant):
 @pytest.mark.parametrize("variant", sorted(TINY_CONFIGS))
 def test_bare_model_matches_hf(variant):
     config = tiny_config(**TINY_CONFIGS[variant])
-    hf_model = random_hf_model(transformers.RoFormerModel, config)
-    ours = transfer_from_hf(hf_model, pr.RoFormerModel(config), "RoFormerModel")
+    hf_model, ours = _pair("RoFormerModel", config)
     hf_in, pd_in, _ = _inputs(config)
     with torch.no_grad():
         ref = hf_model(**hf_in, output_attentions=True)
@@ -72,8 +76,7 @@ def test_bare_model_matches_hf(variant):
 @pytest.mark.parametrize("variant", sorted(TINY_CONFIGS))
 def test_token_classification_matches_hf(variant):
     config = tiny_config(**TINY_CONFIGS[variant])
-    hf_model = random_hf_model(transformers.RoFormerForTokenClassification, config)
-    ours = transfer_from_hf(hf_model, pr.RoFormerForTokenClassification(config), "RoFormerForTokenClassification")
+    hf_model, ours = _pair("RoFormerForTokenClassification", config)
     hf_in, pd_in, _ = _inputs(config)
     labels = np.random.RandomState(3).randint(0, config.num_labels, size=hf_in["input_ids"].shape)
     with torch.no_grad():
@@ -87,8 +90,7 @@ def test_token_classification_matches_hf(variant):
 @pytest.mark.parametrize("variant", sorted(TINY_CONFIGS))
 def test_question_answering_matches_hf(variant):
     config = tiny_config(**TINY_CONFIGS[variant])
-    hf_model = random_hf_model(transformers.RoFormerForQuestionAnswering, config)
-    ours = transfer_from_hf(hf_model, pr.RoFormerForQuestionAnswering(config), "RoFormerForQuestionAnswering")
+    hf_model, ours = _pair("RoFormerForQuestionAnswering", config)
     hf_in, pd_in, _ = _inputs(config)
     start, end = np.array([1, 2, 40]), np.array([3, 4, 5])  # 40 is outside the sequence: ignored
     with torch.no_grad():
@@ -106,8 +108,7 @@ def test_question_answering_matches_hf(variant):
 def test_causal_lm_matches_hf_decoder(variant):
     """HF's decoder adds a causal mask itself; ours takes it as a 4-D attention_mask (PaddleNLP's contract)."""
     config = tiny_config(**TINY_CONFIGS[variant])
-    hf_model = random_hf_model(transformers.RoFormerForCausalLM, config, is_decoder=True)
-    ours = transfer_from_hf(hf_model, pr.RoFormerForCausalLM(config), "RoFormerForCausalLM")
+    hf_model, ours = _pair("RoFormerForCausalLM", config, is_decoder=True)
     hf_in, pd_in, mask = _inputs(config)
     labels = hf_in["input_ids"].numpy()
     with torch.no_grad():
@@ -122,8 +123,7 @@ def test_causal_lm_matches_hf_decoder(variant):
 def test_kv_cache_decoding_matches_hf():
     """Incremental decoding with past_key_values: rotary positions continue after the cache."""
     config = tiny_config(rotary_value=True)
-    hf_model = random_hf_model(transformers.RoFormerForCausalLM, config, is_decoder=True)
-    ours = transfer_from_hf(hf_model, pr.RoFormerForCausalLM(config), "RoFormerForCausalLM")
+    hf_model, ours = _pair("RoFormerForCausalLM", config, is_decoder=True)
     ids = np.random.RandomState(5).randint(1, config.vocab_size, size=(2, 9)).astype("int64")
     with torch.no_grad():
         ref = hf_model(torch.tensor(ids)).logits
