@@ -11,6 +11,8 @@ from .heads import (
 from .modeling import RoFormerModel
 from .pretrained import LoadReport, RoFormerPretrainedModel
 from .registry import UnknownModelError, get_pretrained, list_pretrained
+from .tokenizer import BatchEncoding, RoFormerTokenizer
+from .vocab import build_vocab
 
 __version__ = "0.1.0"
 
@@ -24,6 +26,9 @@ __all__ = [
     "RoFormerForMultipleChoice",
     "RoFormerForMaskedLM",
     "RoFormerForCausalLM",
+    "RoFormerTokenizer",
+    "BatchEncoding",
+    "build_vocab",
     "LoadReport",
     "UnknownModelError",
     "get_pretrained",

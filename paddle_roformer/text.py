@@ -110,7 +110,7 @@ def clean_text(text: str) -> Tuple[str, Optional[List[int]]]:
     return "".join(kept), positions
 
 
-def _normalize_word(word: str, lower: bool) -> Tuple[str, List[int]]:
+def normalize_word(word: str, lower: bool) -> Tuple[str, List[int]]:
     """Lower-case and strip accents like the reference; also map each output char to its source char."""
     if not lower:
         return word, list(range(len(word)))
@@ -162,7 +162,7 @@ class WordPieceEncoder:
             sources = None  # one to one
             splitter = char_classes().ascii_pieces
         else:
-            norm, sources = _normalize_word(word, self.do_lower_case)
+            norm, sources = normalize_word(word, self.do_lower_case)
             splitter = char_classes().pieces
         ids, spans, tokens = [], [], []
         for m in splitter.finditer(norm):
@@ -213,7 +213,7 @@ class JiebaSegmenter:
         self._jieba = jieba
         self.cache_size = cache_size
         self._key = None
-        self._cache: Dict[str, Tuple[str, ...]] = {}
+        self._cache: Dict[str, tuple] = {}
         self._logp: Dict[str, float] = {}
 
     def _sync(self):
@@ -235,12 +235,15 @@ class JiebaSegmenter:
                 continue
             if self._han.match(block):
                 hit = self._cache.get(block)
-                if hit is None:
+                # A cached block stands while every word of its best path keeps its frequency: words
+                # added elsewhere change jieba's total (which resets the cache), and a word deleted
+                # off the path cannot make another path better.
+                if hit is None or any(self._freq.get(w) != f for w, f in hit[1]):
                     hit = self._cut_block(block)
                     if len(self._cache) >= self.cache_size:
                         self._cache.clear()
                     self._cache[block] = hit
-                words.extend(hit)
+                words.extend(hit[0])
             else:
                 for part in self._skip.split(block):
                     if self._skip.match(part):
@@ -249,7 +252,8 @@ class JiebaSegmenter:
                         words.extend(part)
         return words
 
-    def _cut_block(self, block: str) -> Tuple[str, ...]:
+    def _cut_block(self, block: str):
+        """(words, ((path word, its frequency), ...)) of one block of CJK / alphanumeric text."""
         freq_get, logp, logtotal, n = self._freq.get, self._logp, self._logtotal, len(block)
         best_score = [0.0] * (n + 1)
         best_end = [0] * (n + 1)
@@ -275,10 +279,11 @@ class JiebaSegmenter:
             if top is None:  # no word starts here: the character alone, with frequency 1
                 top = (math.log(freq_get(block[i]) or 1) - logtotal) + best_score[i + 1]
             best_score[i], best_end[i] = top, top_end
-        words, buf, x = [], "", 0
+        words, path, buf, x = [], [], "", 0
         while x < n:
             y = best_end[x] + 1
             word = block[x:y]
+            path.append((word, freq_get(word)))
             if y - x == 1 and self._eng.match(word):
                 buf += word
             else:
@@ -289,7 +294,7 @@ class JiebaSegmenter:
             x = y
         if buf:
             words.append(buf)
-        return tuple(words)
+        return tuple(words), tuple(path)
 
 
 def split_on_special(text: str, pattern: Optional[re.Pattern]) -> List[Tuple[str, int, bool]]:

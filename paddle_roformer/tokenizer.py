@@ -4,6 +4,7 @@ with character offsets in every mode.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -20,6 +21,8 @@ from .text import (
     split_on_special,
 )
 from .utils import atomic_write_text
+
+logger = logging.getLogger("paddle_roformer")
 
 VOCAB_NAME = "vocab.txt"
 TOKENIZER_CONFIG_NAME = "tokenizer_config.json"
@@ -542,14 +545,19 @@ def _is_batch(text, is_split_into_words: bool) -> bool:
 
 
 def _truncate(ids, pair_ids, remove: int, strategy: str):
-    """PaddleNLP's truncation: returns (ids, pair_ids, overflowing tokens)."""
+    """PaddleNLP's truncation: returns (ids, pair_ids, overflowing tokens).
+
+    When the sequence to cut is too short, the example is left as it is and an error is logged
+    (PaddleNLP's behaviour): one impossible example does not stop a whole batch.
+    """
     if strategy == "only_first" or (strategy == "longest_first" and pair_ids is None):
         if len(ids) > remove:
             return ids[:-remove], pair_ids, ids[-remove:]
-        raise ValueError(
-            f"cannot truncate: {remove} tokens must go but the first sequence has only {len(ids)}; "
-            "use truncation='longest_first' or 'only_second', or a larger max_length"
+        logger.error(
+            "cannot truncate: %d tokens must go but the first sequence has only %d; the example is left "
+            "too long (use truncation='longest_first' or 'only_second', or a larger max_length)", remove, len(ids)
         )
+        return ids, pair_ids, []
     if strategy == "longest_first":
         ids, pair_ids = list(ids), list(pair_ids)
         for _ in range(remove):
@@ -562,10 +570,11 @@ def _truncate(ids, pair_ids, remove: int, strategy: str):
         if pair_ids is not None and len(pair_ids) > remove:
             return ids, pair_ids[:-remove], pair_ids[-remove:]
         have = 0 if pair_ids is None else len(pair_ids)
-        raise ValueError(
-            f"cannot truncate: {remove} tokens must go but the second sequence has only {have}; "
-            "use truncation='longest_first' or 'only_first', or a larger max_length"
+        logger.error(
+            "cannot truncate: %d tokens must go but the second sequence has only %d; the example is left "
+            "too long (use truncation='longest_first' or 'only_first', or a larger max_length)", remove, have
         )
+        return ids, pair_ids, []
     return ids, pair_ids, []
 
 
