@@ -169,8 +169,8 @@ class RoFormerTokenizer:
         return self.ids_to_tokens[index]
 
     # ------------------------------------------------------------------ tokenizing
-    def _pieces(self, text: str, with_offsets: bool):
-        """ids (and offsets, tokens) of ``text`` without special tokens added."""
+    def _pieces(self, text: str, with_offsets: bool = False, with_tokens: bool = False):
+        """(ids, offsets, tokens) of ``text`` without special tokens; offsets / tokens only on request."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         ids: List[int] = []
@@ -186,25 +186,31 @@ class RoFormerTokenizer:
                 continue
             clean, positions = clean_text(chunk)
             if self._segmenter is None:
-                words = [(m.group(), m.start()) for m in classes.units.finditer(clean)]
+                words = ([(m.group(), m.start()) for m in classes.units.finditer(clean)] if with_offsets
+                         else classes.units.findall(clean))
             else:
                 segments = self._segmenter.cut(clean.translate(classes.to_space))
-                words = jieba_words(clean, segments, self.vocab, classes.words)
+                words = jieba_words(clean, segments, self.vocab, classes.words, with_positions=with_offsets)
+            if not with_offsets:  # the hot path: one cache lookup per word
+                for word in words:
+                    hit = cache_get(word) or encode(word)
+                    ids.extend(hit[0])
+                    if with_tokens:
+                        tokens.extend(hit[2])
+                continue
             for word, start in words:
-                hit = cache_get(word)
-                word_ids, word_spans, word_tokens = hit if hit is not None else encode(word)
+                word_ids, word_spans, word_tokens = cache_get(word) or encode(word)
                 ids.extend(word_ids)
                 tokens.extend(word_tokens)
-                if with_offsets:
-                    for a, b in word_spans:
-                        a, b = start + a, start + b
-                        if positions is not None:
-                            a, b = positions[a], positions[b - 1] + 1
-                        spans.append((base + a, base + b))
+                for a, b in word_spans:
+                    a, b = start + a, start + b
+                    if positions is not None:
+                        a, b = positions[a], positions[b - 1] + 1
+                    spans.append((base + a, base + b))
         return ids, spans, tokens
 
     def tokenize(self, text: str) -> List[str]:
-        return self._pieces(text, with_offsets=False)[2]
+        return self._pieces(text, with_tokens=True)[2]
 
     def get_offset_mapping(self, text: str) -> List[Tuple[int, int]]:
         """(start, end) in ``text`` of every token of ``tokenize(text)``, jieba words included."""
