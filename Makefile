@@ -1,6 +1,7 @@
 # Two entry points on a fresh machine:
 #   make demo   - virtualenv with CPU Paddle, then examples/demo.py
 #   make test   - virtualenv with CPU Paddle + the references (torch, transformers, PaddleNLP), then pytest
+#   make bench  - the side-by-side benchmarks in benchmarks/ (same virtualenv as the tests)
 # PADDLE_EXTRA=gpu installs paddlepaddle-gpu instead of paddlepaddle.
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ PADDLE_EXTRA ?= cpu
 BIN := $(VENV)/bin
 THREADS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q tests
+
+bench: $(VENV)/.installed-test
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python benchmarks/tokenizer_speed.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
