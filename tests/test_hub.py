@@ -106,3 +106,15 @@ def test_unknown_name_before_any_network(env, monkeypatch):
     monkeypatch.setenv("PADDLE_ROFORMER_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(pr.UnknownModelError, match="Did you mean 'roformer-english-small-generator'"):
         pr.RoFormerModel.from_pretrained("roformer-english-small-generater")
+
+
+def test_tokenizer_vocab_by_name_through_the_mirror(env, monkeypatch):
+    vocab = "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "##s"]) + "\n"
+    with _Server({f"/mirror/{NAME}/vocab.txt": vocab.encode()}) as server:
+        monkeypatch.setenv("PADDLE_ROFORMER_ENDPOINT", server.url)
+        tokenizer = pr.RoFormerTokenizer.from_pretrained(NAME)
+        again = pr.RoFormerTokenizer.from_pretrained(NAME)
+        assert server.requests == [f"/mirror/{NAME}/vocab.txt"]
+    assert tokenizer.tokenize("Hello worlds") == ["hello", "world", "##s"]
+    assert tokenizer.model_max_length == 128 and not tokenizer.use_jieba  # from the name's YAML
+    assert again.vocab == tokenizer.vocab
