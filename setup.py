@@ -32,6 +32,8 @@ setup(
     extras_require={
         # pip cannot express "either paddlepaddle or paddlepaddle-gpu", so the choice is an extra.
         "cpu": ["paddlepaddle>=2.6"],
+        # Reading PyTorch checkpoints: safetensors for .safetensors, torch only for .bin and --verify.
+        "convert": ["safetensors", "torch"],
         "gpu": ["paddlepaddle-gpu>=2.6"],
         "test": [
             "pytest>=7",
@@ -42,6 +44,7 @@ setup(
         ]
         + PADDLENLP_REFERENCE,
     },
+    entry_points={"console_scripts": ["paddle-roformer = paddle_roformer.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

@@ -14,6 +14,7 @@ from .utils import atomic_write_text, closest_match
 CONFIG_NAME = "config.json"
 LEGACY_CONFIG_NAME = "model_config.json"  # written by PaddleNLP before 2.5
 
+HEAD_TYPES = ("paddlenlp", "huggingface")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_fast", "relu", "silu", "swish", "tanh", "linear", "identity", "sigmoid")
 
 # Keys PaddleNLP and Hugging Face write into every config.json (bookkeeping, generation defaults,
@@ -31,7 +32,7 @@ GENERIC_CONFIG_KEYS = frozenset(
     sep_parallel_degree sep_token_id suppress_tokens task_specific_params temperature
     tensor_parallel_degree tensor_parallel_output tensor_parallel_rank tf_legacy_loss
     tie_encoder_decoder tie_word_embeddings tokenizer_class top_k top_p torch_dtype torchscript
-    transformers_version typical_p use_bfloat16 use_flash_attention
+    transformers_version typical_p use_bfloat16 use_flash_attention gradient_checkpointing
     """.split()
 )
 
@@ -76,12 +77,16 @@ class RoFormerConfig:
     classifier_dropout: Optional[float] = None  # None means hidden_dropout_prob
     num_choices: Optional[int] = None  # only needed when multiple-choice inputs come flattened
     problem_type: Optional[str] = None  # regression | single_label_classification | multi_label_classification
+    # "paddlenlp": classify the pooled output (PaddleNLP's heads, the default). "huggingface": the
+    # heads of transformers' RoFormer, for converted checkpoints: sequence classification reads the
+    # first token through dense -> act -> out_proj, multiple choice reads the last token.
+    head_type: str = "paddlenlp"
 
     # --- outputs ---
     output_hidden_states: bool = False
     output_attentions: bool = False
     return_dict: bool = False  # PaddleNLP's default: heads return tuples, loss first
-    is_decoder: bool = False  # kept for generation; heads never add a causal mask on their own
+    is_decoder: bool = False  # add a causal mask in every forward (Hugging Face decoders); PaddleNLP's is False
     architectures: Optional[List[str]] = None
 
     def __post_init__(self):
@@ -122,6 +127,8 @@ class RoFormerConfig:
             raise ValueError(f"RoFormerConfig.num_labels must be a positive integer, got {self.num_labels!r}")
         if not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"RoFormerConfig.pad_token_id must be in [0, vocab_size={self.vocab_size}), got {self.pad_token_id}")
+        if self.head_type not in HEAD_TYPES:
+            raise ValueError(f"RoFormerConfig.head_type must be one of {HEAD_TYPES}, got {self.head_type!r}")
         if self.layer_norm_eps <= 0:
             raise ValueError(f"RoFormerConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps}")
 
@@ -200,6 +207,8 @@ class RoFormerConfig:
         for key in ("id2label", "label2id", "classifier_dropout", "num_choices", "problem_type", "architectures"):
             if out[key] is None:
                 out.pop(key)
+        if out["head_type"] == "paddlenlp":
+            out.pop("head_type")  # keeps config.json in PaddleNLP's own terms
         if "id2label" in out:
             out["id2label"] = {str(k): v for k, v in out["id2label"].items()}
         out["model_type"] = "roformer"

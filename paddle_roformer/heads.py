@@ -69,25 +69,47 @@ class _HeadBase(RoFormerPretrainedModel):
         return as_tuple(tuple(values), loss)
 
 
-class _LabelHeadBase(_HeadBase):
-    """dropout + Linear(hidden, num_labels), shared by sequence and token classification."""
+class RoFormerClassificationHead(nn.Layer):
+    """Hugging Face's sequence-classification head: first token -> dropout -> dense -> act -> dropout -> out_proj."""
+
+    def __init__(self, config: RoFormerConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = _classifier_dropout(config)
+        self.activation = get_activation(config.hidden_act)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, sequence_output: Tensor) -> Tensor:
+        x = self.dropout(sequence_output[:, 0])
+        x = self.dropout(self.activation(self.dense(x)))
+        return self.out_proj(x)
+
+
+class RoFormerForSequenceClassification(_HeadBase):
+    """Pooled output -> dropout -> Linear(hidden, num_labels). Loss by ``problem_type``.
+
+    With ``config.head_type == "huggingface"`` the classifier is ``RoFormerClassificationHead``
+    (converted Hugging Face checkpoints give the same logits).
+    """
 
     def __init__(self, config: RoFormerConfig, **overrides):
         super().__init__(config, **overrides)
         self.num_labels = self.config.num_labels
         self.dropout = _classifier_dropout(self.config)
-        self.classifier = nn.Linear(self.config.hidden_size, self.num_labels)
+        if self.config.head_type == "huggingface":
+            self.classifier = RoFormerClassificationHead(self.config)
+        else:
+            self.classifier = nn.Linear(self.config.hidden_size, self.num_labels)
         self.init_weights(include_backbone=False)
-
-
-class RoFormerForSequenceClassification(_LabelHeadBase):
-    """Pooled output -> dropout -> Linear(hidden, num_labels). Loss by ``problem_type``."""
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None, labels=None,
                 output_hidden_states=None, output_attentions=None, return_dict=None):
         out = self._backbone(input_ids, token_type_ids, attention_mask, inputs_embeds, output_hidden_states,
                              output_attentions)
-        logits = self.classifier(self.dropout(out.pooler_output))  # (B, num_labels)
+        if self.config.head_type == "huggingface":
+            logits = self.classifier(out.last_hidden_state)  # (B, num_labels)
+        else:
+            logits = self.classifier(self.dropout(out.pooler_output))  # (B, num_labels)
         loss = None if labels is None else sequence_classification_loss(
             logits, labels, self.num_labels, self.config.problem_type
         )
@@ -116,8 +138,15 @@ def sequence_classification_loss(logits: Tensor, labels: Tensor, num_labels: int
     )
 
 
-class RoFormerForTokenClassification(_LabelHeadBase):
+class RoFormerForTokenClassification(_HeadBase):
     """Sequence output -> dropout -> Linear(hidden, num_labels) per token."""
+
+    def __init__(self, config: RoFormerConfig, **overrides):
+        super().__init__(config, **overrides)
+        self.num_labels = self.config.num_labels
+        self.dropout = _classifier_dropout(self.config)
+        self.classifier = nn.Linear(self.config.hidden_size, self.num_labels)
+        self.init_weights(include_backbone=False)
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None, labels=None,
                 output_hidden_states=None, output_attentions=None, return_dict=None):
@@ -163,6 +192,9 @@ class RoFormerForQuestionAnswering(_HeadBase):
 class RoFormerForMultipleChoice(_HeadBase):
     """Pooled output of each (context, choice) pair -> dropout -> Linear(hidden, 1) -> (B, num_choices).
 
+    With ``config.head_type == "huggingface"`` the last token's hidden state replaces the pooled
+    output, as in transformers' RoFormer.
+
     Inputs are [batch, num_choices, seq_len]; flattened [batch * num_choices, seq_len] inputs also
     work when ``config.num_choices`` is set.
     """
@@ -198,7 +230,11 @@ class RoFormerForMultipleChoice(_HeadBase):
             and list(attention_mask.shape[:3]) == list(reference.shape[:3]) else attention_mask,
             flatten(inputs_embeds, 4), output_hidden_states, output_attentions,
         )
-        logits = self.classifier(self.dropout(out.pooler_output)).reshape([-1, num_choices])  # (B, num_choices)
+        if self.config.head_type == "huggingface":  # transformers' sequence summary: the last token
+            summary = out.last_hidden_state[:, -1]
+        else:
+            summary = self.dropout(out.pooler_output)
+        logits = self.classifier(summary).reshape([-1, num_choices])  # (B, num_choices)
         loss = None if labels is None else F.cross_entropy(logits, labels.reshape([-1]).astype("int64"))
         return self._finish(MultipleChoiceModelOutput, loss, return_dict, out, logits=logits)
 
@@ -252,8 +288,10 @@ class RoFormerForMaskedLM(_LMHeadBase):
 
 
 class RoFormerForCausalLM(_LMHeadBase):
-    """Next-token logits with the MLM head. Like PaddleNLP, no causal mask is added here: pass one
-    (or a UniLM mask) as ``attention_mask``; the loss predicts token t+1 from position t."""
+    """Next-token logits with the MLM head; the loss predicts token t+1 from position t.
+
+    Like PaddleNLP, no causal mask is added unless ``config.is_decoder`` is set (converted Hugging
+    Face decoders set it): pass a causal or UniLM mask as ``attention_mask``."""
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None, labels=None,
                 past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,

@@ -366,6 +366,13 @@ def build_attention_bias(
     return bias
 
 
+def causal_bias(q_len, past_length, dtype) -> Tensor:
+    """(1, 1, T, S) additive mask: query t (at position past + t) sees keys 0 .. past + t."""
+    keys = paddle.arange(0, past_length + q_len, dtype="int64").unsqueeze(0)  # (1, S)
+    queries = paddle.arange(past_length, past_length + q_len, dtype="int64").unsqueeze(1)  # (T, 1)
+    return ((keys > queries).astype(dtype) * MASK_VALUE).unsqueeze([0, 1])
+
+
 # ---------------------------------------------------------------------------- model
 
 
@@ -427,6 +434,9 @@ class RoFormerModel(RoFormerPretrainedModel):
             attention_mask, input_ids, self.pad_token_id, batch_size, q_len, past_length, embedding_output.dtype,
             config.num_attention_heads,
         )
+        if config.is_decoder:  # each token attends to the cached ones and to those before it
+            causal = causal_bias(q_len, past_length, embedding_output.dtype)
+            attn_bias = causal if attn_bias is None else attn_bias + causal
         sequence_output, presents, hidden_states, attentions = self.encoder(
             embedding_output,
             attn_bias,

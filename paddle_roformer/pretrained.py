@@ -184,15 +184,18 @@ def load_state_file(path: str) -> Dict[str, np.ndarray]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
-        state = paddle.load(path, return_numpy=True)
+        state = paddle.load(path)
     except Exception as err:  # paddle raises several types for a corrupt or foreign file
         raise ValueError(f"{path} is not a readable Paddle state dict ({type(err).__name__}: {err})") from err
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise ValueError(f"{path} does not hold a state dict (a mapping of parameter names to arrays)")
-    return state
+    return {k: _to_numpy(v) for k, v in state.items()}
 
 
 def _to_numpy(value) -> np.ndarray:
+    """numpy has no bfloat16: such tensors come back as float32 (exactly representable)."""
     if isinstance(value, paddle.Tensor):
+        if value.dtype == paddle.bfloat16:
+            value = value.astype("float32")
         return value.numpy()
     return np.asarray(value)
