@@ -139,3 +139,41 @@ def test_kv_cache_decoding_matches_hf():
             steps.append(step.logits)
     assert past[0][0].shape == [2, config.num_attention_heads, 9, config.head_dim]
     assert max_diff(paddle.concat(steps, axis=1), ref) <= TOL
+
+
+@pytest.mark.parametrize("variant", sorted(TINY_CONFIGS))
+@pytest.mark.parametrize("architecture", ["RoFormerForSequenceClassification", "RoFormerForMultipleChoice"])
+def test_hf_style_heads_match_hf(architecture, variant):
+    """head_type="huggingface" reproduces transformers' classification and multiple-choice heads."""
+    config = tiny_config(head_type="huggingface", **TINY_CONFIGS[variant])
+    hf_model, ours = _pair(architecture, config)
+    choice = architecture == "RoFormerForMultipleChoice"
+    ids, types, mask = padded_batch(config.vocab_size, config.type_vocab_size, batch=4 if choice else 3)
+    if choice:
+        ids, types, mask = (a.reshape(2, 2, -1) for a in (ids, types, mask))
+    labels = np.array([1, 0]) if choice else np.array([1, 0, 4])
+    with torch.no_grad():
+        ref = hf_model(input_ids=torch.tensor(ids), token_type_ids=torch.tensor(types),
+                       attention_mask=torch.tensor(mask), labels=torch.tensor(labels))
+    with paddle.no_grad():
+        loss, logits = ours(paddle.to_tensor(ids), paddle.to_tensor(types), paddle.to_tensor(mask),
+                            labels=paddle.to_tensor(labels))
+    assert max_diff(logits, ref.logits) <= TOL
+    assert abs(float(loss) - float(ref.loss)) <= TOL
+
+
+def test_decoder_config_adds_the_causal_mask_itself():
+    """config.is_decoder (set by converted HF decoders): causal without an explicit mask, cache too."""
+    config = tiny_config(is_decoder=True)
+    hf_model, ours = _pair("RoFormerForCausalLM", config, is_decoder=True)
+    ids = np.random.RandomState(9).randint(1, config.vocab_size, size=(2, 8)).astype("int64")
+    with torch.no_grad():
+        ref = hf_model(torch.tensor(ids)).logits
+    with paddle.no_grad():
+        full = ours(paddle.to_tensor(ids), attention_mask=paddle.ones([2, 8], dtype="int64"))
+        first = ours(paddle.to_tensor(ids[:, :5]), attention_mask=paddle.ones([2, 5], dtype="int64"),
+                     use_cache=True, return_dict=True)
+        rest = ours(paddle.to_tensor(ids[:, 5:]), attention_mask=paddle.ones([2, 8], dtype="int64"),
+                    past_key_values=first.past_key_values, use_cache=True, return_dict=True)
+    assert max_diff(full, ref) <= TOL
+    assert max_diff(paddle.concat([first.logits, rest.logits], axis=1), ref) <= TOL
