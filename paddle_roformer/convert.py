@@ -13,7 +13,6 @@ into place, so a failed conversion leaves nothing behind.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .config import RoFormerConfig
+from .utils import sha256_of
 
 # Hugging Face class -> (keys carry the "roformer." prefix, head)
 HF_ARCHITECTURES = {
@@ -380,7 +380,7 @@ def convert(src: str, dst: str, config_path: Optional[str] = None, architecture:
             model.to(dtype=dtype)
         model.save_pretrained(staging)
         report.tokenizer_files = _copy_tokenizer(src if os.path.isdir(src) else None, staging)
-        report.sha256 = _sha256(os.path.join(staging, "model_state.pdparams"))
+        report.sha256 = sha256_of(os.path.join(staging, "model_state.pdparams"))
         if verify:
             report.differences = verify_conversion(state, hf_config, architecture, staging)
             limit = DEFAULT_TOLERANCE[dtype] if tolerance is None else tolerance
@@ -425,14 +425,6 @@ def _move_into_place(staging: str, dst: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, dst)
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------- verifying

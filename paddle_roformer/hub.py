@@ -10,7 +10,6 @@ The only module that touches the network. Settings (environment variables):
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import urllib.error
@@ -19,7 +18,7 @@ from typing import Tuple
 
 from .config import CONFIG_NAME, LEGACY_CONFIG_NAME
 from .registry import get_pretrained, is_registered
-from .utils import atomic_path
+from .utils import atomic_path, sha256_of
 
 WEIGHTS_NAME = "model_state.pdparams"
 DEFAULT_TIMEOUT = 60.0
@@ -41,14 +40,6 @@ def file_url(name: str, filename: str) -> str:
     if filename not in entry.files:
         raise FileNotFoundError(f"{name} publishes no file {filename!r}; it has {sorted(entry.files)}")
     return entry.files[filename].url
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cached_file(name: str, filename: str, timeout: float = DEFAULT_TIMEOUT) -> str:

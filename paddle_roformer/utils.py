@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import os
 import tempfile
 from typing import Iterable, Iterator, Optional
@@ -37,3 +38,11 @@ def atomic_write_text(path: str, text: str) -> None:
 def closest_match(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> Optional[str]:
     matches = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=cutoff)
     return matches[0] if matches else None
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -102,7 +102,7 @@ def test_verify_and_verbose_output(tmp_path, capsys):
     for key in ("cls.predictions.decoder.weight", "cls.predictions.bias", "roformer.encoder.embed_positions.weight"):
         assert f"dropped {key}" in out
     digest = out.split("sha256 model_state.pdparams: ")[1].strip()
-    assert digest == convert._sha256(str(tmp_path / "dst" / "model_state.pdparams"))
+    assert digest == convert.sha256_of(str(tmp_path / "dst" / "model_state.pdparams"))
 
 
 def test_single_weights_file_with_config(tmp_path):
