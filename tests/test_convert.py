@@ -232,3 +232,12 @@ def test_failed_verification_writes_nothing(tmp_path, capsys):
     assert convert.main([src, str(tmp_path / "dst"), "--verify", "--tolerance", "0"]) == 1
     assert "verification failed" in capsys.readouterr().err
     assert not (tmp_path / "dst").exists()
+
+
+def test_bin_without_torch_says_so(tmp_path, capsys, monkeypatch):
+    hf = hf_model("RoFormerModel")
+    src = save_hf(hf, str(tmp_path / "src"), "bin")
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    assert convert.main([src, str(tmp_path / "dst")]) == 1
+    assert "reading pytorch_model.bin needs PyTorch" in capsys.readouterr().err
+    assert not (tmp_path / "dst").exists()
