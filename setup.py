@@ -28,12 +28,14 @@ setup(
     # The architectures live in the top-level configs/ folder and ship inside the package.
     package_dir={"paddle_roformer.configs": "configs"},
     package_data={"paddle_roformer.configs": ["*.yaml"]},
-    install_requires=["numpy", "jieba", "pyyaml"],
+    install_requires=["numpy", "jieba", "pyyaml", "tqdm"],
     extras_require={
         # pip cannot express "either paddlepaddle or paddlepaddle-gpu", so the choice is an extra.
         "cpu": ["paddlepaddle>=2.6"],
         # Reading PyTorch checkpoints: safetensors for .safetensors, torch only for .bin and --verify.
         "convert": ["safetensors", "torch"],
+        # save_pretrained(..., safe_serialization=True) / loading model.safetensors
+        "safetensors": ["safetensors"],
         "gpu": ["paddlepaddle-gpu>=2.6"],
         "test": [
             "pytest>=7",

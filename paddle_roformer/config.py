@@ -253,12 +253,18 @@ class RoFormerConfig:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, **overrides) -> "RoFormerConfig":
-        """Config of a registered name, a directory (``config.json`` or ``model_config.json``), or a file."""
+        """Config of a registered name, a directory or http(s) URL of one (``config.json`` or
+        ``model_config.json``), or a file."""
+        from .hub import cached_url_file, is_url
         from .registry import get_pretrained, is_registered
 
         if not isinstance(name_or_path, (str, os.PathLike)):
             raise TypeError(f"name_or_path must be a str or path, got {type(name_or_path).__name__}")
         name_or_path = os.fspath(name_or_path)
+        if is_url(name_or_path):
+            path = cached_url_file(name_or_path, CONFIG_NAME, required=False) or cached_url_file(
+                name_or_path, LEGACY_CONFIG_NAME)
+            return cls.from_json_file(path, **overrides)
         if os.path.isdir(name_or_path):
             for filename in (CONFIG_NAME, LEGACY_CONFIG_NAME):
                 path = os.path.join(name_or_path, filename)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
@@ -23,7 +24,7 @@ import paddle
 import paddle.nn as nn
 
 from .config import RoFormerConfig
-from .hub import WEIGHTS_NAME, resolve_pretrained
+from .hub import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, resolve_pretrained
 from .utils import atomic_path
 
 logger = logging.getLogger("paddle_roformer")
@@ -79,15 +80,23 @@ class RoFormerPretrainedModel(nn.Layer):
         return self.is_base_model or key.startswith(BASE_PREFIX)
 
     # ------------------------------------------------------------------ saving
-    def save_pretrained(self, save_directory: str) -> None:
-        """Write ``config.json`` and ``model_state.pdparams`` (PaddleNLP's layout), each atomically."""
+    def save_pretrained(self, save_directory: str, safe_serialization: bool = False) -> None:
+        """Write ``config.json`` and the weights, each atomically.
+
+        The weights go to ``model_state.pdparams`` (PaddleNLP's pickle format), or with
+        ``safe_serialization=True`` to ``model.safetensors``, which loads without running code
+        (and which ``from_pretrained`` prefers when a directory has both).
+        """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory {save_directory!r} is a file, expected a directory")
         os.makedirs(save_directory, exist_ok=True)
         config = self.config.update(architectures=[type(self).__name__])
-        with atomic_path(os.path.join(save_directory, WEIGHTS_NAME)) as tmp:
-            paddle.save(self.state_dict(), tmp)
+        if safe_serialization:
+            save_safetensors(self, os.path.join(save_directory, SAFE_WEIGHTS_NAME))
+        else:
+            with atomic_path(os.path.join(save_directory, WEIGHTS_NAME)) as tmp:
+                paddle.save(self.state_dict(), tmp)
         config.save_pretrained(save_directory)
 
     # ------------------------------------------------------------------ loading
@@ -97,10 +106,10 @@ class RoFormerPretrainedModel(nn.Layer):
 
         ``overrides`` change the config first (``num_classes=3``, ``hidden_dropout_prob=0.0``, ...).
         """
-        config_path, weights_path = resolve_pretrained(name_or_path)
-        config = RoFormerConfig.from_pretrained(config_path, **overrides)
+        resolved = resolve_pretrained(name_or_path)
+        config = RoFormerConfig.from_pretrained(resolved.config_source, **overrides)
         model = cls(config)
-        state_dict = load_state_file(weights_path)
+        state_dict = load_state_file(resolved.weights, trusted=resolved.trusted)
         report = model.load_pretrained_state_dict(state_dict)
         model.eval()
         if report.initialized:
@@ -179,10 +188,28 @@ class RoFormerPretrainedModel(nn.Layer):
         return dict(state_dict), []
 
 
-def load_state_file(path: str) -> Dict[str, np.ndarray]:
-    """Read a ``.pdparams`` state dict as numpy arrays, with a clear error for anything else."""
+_warned_about_pickles = False
+
+
+def load_state_file(path: str, trusted: bool = True) -> Dict[str, np.ndarray]:
+    """Read a state dict (``.safetensors`` or ``.pdparams``) as numpy arrays.
+
+    ``.pdparams`` files are pickles, and unpickling runs code: loading one that is not
+    ``trusted`` (from a registered name, or with a checked sha256) warns once per process.
+    """
+    global _warned_about_pickles
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
+    if path.endswith(".safetensors"):
+        return load_safetensors(path)
+    if not trusted and not _warned_about_pickles:
+        _warned_about_pickles = True
+        warnings.warn(
+            f"{path} is a pickle: loading it can run code. Load pickles only from sources you trust, "
+            "or save with save_pretrained(..., safe_serialization=True) to get model.safetensors.",
+            UserWarning,
+            stacklevel=3,
+        )
     try:
         state = paddle.load(path)
     except Exception as err:  # paddle raises several types for a corrupt or foreign file
@@ -190,6 +217,31 @@ def load_state_file(path: str) -> Dict[str, np.ndarray]:
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise ValueError(f"{path} does not hold a state dict (a mapping of parameter names to arrays)")
     return {k: _to_numpy(v) for k, v in state.items()}
+
+
+def _safetensors_numpy():
+    try:
+        from safetensors import numpy as safetensors_numpy
+    except ImportError as err:
+        raise ImportError("model.safetensors needs the safetensors package: pip install safetensors") from err
+    return safetensors_numpy
+
+
+def save_safetensors(model: "RoFormerPretrainedModel", path: str) -> None:
+    """The state dict as safetensors; tied duplicates are stored once, bfloat16 as float32."""
+    tied = model._tied_keys()
+    arrays = {k: np.ascontiguousarray(_to_numpy(v)) for k, v in model.state_dict().items() if k not in tied}
+    with atomic_path(path) as tmp:
+        _safetensors_numpy().save_file(arrays, tmp, metadata={"format": "np"})
+
+
+def load_safetensors(path: str) -> Dict[str, np.ndarray]:
+    try:
+        return dict(_safetensors_numpy().load_file(path))
+    except ImportError:
+        raise
+    except Exception as err:
+        raise ValueError(f"{path} is not a readable safetensors file ({type(err).__name__}: {err})") from err
 
 
 def _to_numpy(value) -> np.ndarray:

@@ -495,20 +495,20 @@ class RoFormerTokenizer:
 
     @classmethod
     def from_pretrained(cls, name_or_path, **kwargs) -> "RoFormerTokenizer":
-        """A registered name (settings from its YAML, vocab from the cache / its URL) or a directory."""
-        from .hub import cached_file
+        """A registered name (settings from its YAML, vocab from the cache / its URL), a directory,
+        or an http(s) URL of a directory."""
+        from .hub import cached_file, is_url, resolve_tokenizer_files
         from .registry import get_pretrained
 
         if not isinstance(name_or_path, (str, os.PathLike)):
             raise TypeError(f"name_or_path must be a str or path, got {type(name_or_path).__name__}")
         name_or_path = os.fspath(name_or_path)
-        if os.path.isdir(name_or_path):
-            vocab_file = os.path.join(name_or_path, VOCAB_NAME)
+        if os.path.isdir(name_or_path) or is_url(name_or_path):
+            vocab_file, config_path = resolve_tokenizer_files(name_or_path)
             if not os.path.isfile(vocab_file):
                 raise FileNotFoundError(f"{name_or_path} has no {VOCAB_NAME}")
             settings = {}
-            config_path = os.path.join(name_or_path, TOKENIZER_CONFIG_NAME)
-            if os.path.isfile(config_path):
+            if config_path is not None:
                 with open(config_path, encoding="utf-8") as f:
                     settings = json.load(f)
             settings.update(kwargs)
