@@ -60,8 +60,8 @@ def main():
     }
     print(f"{len(lines)} lines, {chars} characters; Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
-    print(f"| mode | PaddleNLP 2.8.1 | paddle_roformer | paddle_roformer + offsets | speed-up |")
-    print(f"|---|---|---|---|---|")
+    print("| mode | PaddleNLP 2.8.1 | paddle_roformer | paddle_roformer + offsets | speed-up |")
+    print("|---|---|---|---|---|")
     for mode, vocab in vocabs.items():
         use_jieba = mode.startswith("word")
         theirs_t, theirs = best_time(lambda: PaddleNLPTokenizer(vocab, use_jieba=use_jieba),

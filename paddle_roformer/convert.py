@@ -122,12 +122,14 @@ def mapping_rules(config: RoFormerConfig, architecture: str, with_pooler: bool =
     return rules, dropped
 
 
-def hf_to_paddle_state_dict(hf_state: Dict[str, np.ndarray], config: RoFormerConfig, architecture: str):
-    """Map a Hugging Face RoFormer state dict (numpy arrays) to our key names and layouts.
+def hf_to_paddle_state_dict(hf_state: Dict[str, np.ndarray], model, architecture: str) -> Dict[str, np.ndarray]:
+    """Map a Hugging Face RoFormer state dict (numpy arrays) to the key names and layouts of ``model``
+    (our class of the same name), checking every shape against the model's own parameters.
 
     A pooler (checkpoints of the ``roformer`` pip package have one) is kept; Hugging Face's own
-    checkpoints have none, and the target model's pooler then keeps its initialisation.
+    checkpoints have none, and the model's pooler then keeps its initialisation.
     """
+    config = model.config
     prefix = "roformer." if HF_ARCHITECTURES.get(architecture, (False,))[0] else ""
     with_pooler = prefix + "pooler.dense.weight" in hf_state
     # transformers keeps the LM bias under two names that share one tensor; safetensors files
@@ -145,7 +147,7 @@ def hf_to_paddle_state_dict(hf_state: Dict[str, np.ndarray], config: RoFormerCon
         raise ConversionError(f"{architecture} checkpoint is missing {missing}")
     if unexpected:
         raise ConversionError(f"{architecture} checkpoint has unexpected tensors {unexpected}")
-    expected = expected_shapes(config, architecture)
+    expected = {k: list(v.shape) for k, v in model.state_dict().items()}
     out = {}
     for rule in rules:
         value = np.asarray(hf_state[rule.source])
@@ -153,8 +155,8 @@ def hf_to_paddle_state_dict(hf_state: Dict[str, np.ndarray], config: RoFormerCon
             if value.ndim != 2:
                 raise ConversionError(f"{rule.source} should be a 2-D Linear weight, got shape {list(value.shape)}")
             value = value.T
-        shape = expected.get(rule.target[len(prefix):] if rule.target.startswith(prefix) else rule.target)
-        if shape is not None and list(value.shape) != shape:
+        shape = expected[rule.target]
+        if list(value.shape) != shape:
             raise ConversionError(
                 f"{rule.source}: shape {list(hf_state[rule.source].shape)} does not fit the config "
                 f"(expects {shape} after {'transposing' if rule.transpose else 'mapping'} to {rule.target})"
@@ -164,48 +166,6 @@ def hf_to_paddle_state_dict(hf_state: Dict[str, np.ndarray], config: RoFormerCon
     if decoder is not None and not np.array_equal(np.asarray(decoder), out["roformer.embeddings.word_embeddings.weight"]):
         raise ConversionError("cls.predictions.decoder.weight differs from the word embeddings; untied LM heads are not supported")
     return out
-
-
-def expected_shapes(config: RoFormerConfig, architecture: str = "RoFormerModel") -> Dict[str, List[int]]:
-    """Shapes (Paddle layout) of every parameter the config implies, keyed without the "roformer." prefix."""
-    C, E, I, V = config.hidden_size, config.embedding_size, config.intermediate_size, config.vocab_size
-    shapes = {
-        "embeddings.word_embeddings.weight": [V, E],
-        "embeddings.token_type_embeddings.weight": [config.type_vocab_size, E],
-        "embeddings.layer_norm.weight": [E],
-        "embeddings.layer_norm.bias": [E],
-        "embeddings_project.weight": [E, C],
-        "embeddings_project.bias": [C],
-        "pooler.dense.weight": [C, C],
-        "pooler.dense.bias": [C],
-        "cls.predictions.transform.weight": [C, E],
-        "cls.predictions.transform.bias": [E],
-        "cls.predictions.layer_norm.weight": [E],
-        "cls.predictions.layer_norm.bias": [E],
-        "cls.predictions.decoder_bias": [V],
-    }
-    for i in range(config.num_hidden_layers):
-        layer = f"encoder.layers.{i}."
-        for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            shapes[f"{layer}self_attn.{name}.weight"] = [C, C]
-            shapes[f"{layer}self_attn.{name}.bias"] = [C]
-        shapes.update({f"{layer}linear1.weight": [C, I], f"{layer}linear1.bias": [I],
-                       f"{layer}linear2.weight": [I, C], f"{layer}linear2.bias": [C]})
-        for norm in ("norm1", "norm2"):
-            shapes[f"{layer}{norm}.weight"] = [C]
-            shapes[f"{layer}{norm}.bias"] = [C]
-    kind = HF_ARCHITECTURES.get(architecture, (False, None))[1]
-    labels = config.num_labels
-    if kind == "token":
-        shapes.update({"classifier.weight": [C, labels], "classifier.bias": [labels]})
-    elif kind == "qa":
-        shapes.update({"classifier.weight": [C, 2], "classifier.bias": [2]})
-    elif kind == "choice":
-        shapes.update({"classifier.weight": [C, 1], "classifier.bias": [1]})
-    elif kind == "sequence":
-        shapes.update({"classifier.dense.weight": [C, C], "classifier.dense.bias": [C],
-                       "classifier.out_proj.weight": [C, labels], "classifier.out_proj.bias": [labels]})
-    return shapes
 
 
 # ---------------------------------------------------------------------------- reading
@@ -335,9 +295,9 @@ def build_model(state: Dict[str, np.ndarray], config: RoFormerConfig, architectu
     """Our model of ``architecture`` with the converted weights; returns (model, report)."""
     import paddle_roformer
 
-    mapped = hf_to_paddle_state_dict(state, config, architecture)
-    rules_prefix = "roformer." if HF_ARCHITECTURES[architecture][0] else ""
     model = getattr(paddle_roformer, architecture)(config)
+    mapped = hf_to_paddle_state_dict(state, model, architecture)
+    rules_prefix = "roformer." if HF_ARCHITECTURES[architecture][0] else ""
     target = {k: v.numpy() for k, v in model.state_dict().items()}
     initialized = sorted(k for k in target if k not in mapped and k != "cls.predictions.decoder_weight")
     allowed = {rules_prefix + "pooler.dense.weight", rules_prefix + "pooler.dense.bias"}

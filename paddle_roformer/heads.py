@@ -164,8 +164,7 @@ class RoFormerForQuestionAnswering(_HeadBase):
 
     def __init__(self, config: RoFormerConfig, **overrides):
         super().__init__(config, **overrides)
-        self.dropout = _classifier_dropout(self.config)  # kept for PaddleNLP parity; not applied
-        self.classifier = nn.Linear(self.config.hidden_size, 2)
+        self.classifier = nn.Linear(self.config.hidden_size, 2)  # no dropout before it, as PaddleNLP
         self.init_weights(include_backbone=False)
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None,

@@ -70,7 +70,7 @@ def transfer_from_hf(hf_model, our_model, architecture):
     from paddle_roformer.convert import hf_to_paddle_state_dict
 
     hf_state = {k: v.detach().cpu().numpy() for k, v in hf_model.state_dict().items()}
-    mapped = hf_to_paddle_state_dict(hf_state, our_model.config, architecture)
+    mapped = hf_to_paddle_state_dict(hf_state, our_model, architecture)
     state = {k: v.numpy() for k, v in our_model.state_dict().items()}
     state.update(mapped)
     our_model.load_pretrained_state_dict(state)

@@ -144,7 +144,7 @@ def test_tokenizer_files_are_written(tmp_path):
                                                 encoding="utf-8")
     (tmp_path / "src" / "tokenizer_config.json").write_text(json.dumps(
         {"do_lower_case": True, "tokenizer_class": "RoFormerTokenizer", "model_max_length": 512}))
-    report = convert.convert(str(tmp_path / "src"), str(tmp_path / "dst"))
+    report = convert.convert(src, str(tmp_path / "dst"))
     assert report.tokenizer_files == ["special_tokens_map.json", "tokenizer_config.json", "vocab.txt"]
     tokenizer = pr.RoFormerTokenizer.from_pretrained(tmp_path / "dst")
     assert tokenizer.use_jieba and tokenizer.model_max_length == 512

@@ -5,7 +5,6 @@ No test here touches any address but 127.0.0.1.
 import dataclasses
 import hashlib
 import http.server
-import json
 import os
 import socket
 import subprocess

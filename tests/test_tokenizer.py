@@ -1,5 +1,4 @@
 """RoFormerTokenizer: ids identical to PaddleNLP 2.8.1, offsets, the call API, files and errors."""
-import json
 import os
 import unicodedata
 
