@@ -304,8 +304,8 @@ class RoFormerTokenizer:
         padding_strategy, truncation, max_length = self._strategies(
             max_length, padding, truncation, pad_to_max_seq_len, truncation_strategy, pad_to_multiple_of
         )
-        if stride:
-            raise ValueError("stride > 0 (overflowing windows) is not supported yet; encode windows with max_length")
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
+            raise ValueError(f"stride must be a non-negative integer, got {stride!r}")
         if return_token_type_ids is None:
             return_token_type_ids = True
         if return_token_type_ids and not add_special_tokens:
@@ -323,7 +323,7 @@ class RoFormerTokenizer:
         )
         batched = _is_batch(text, is_split_into_words)
         if not batched:
-            encoded = self._encode_one(text, text_pair, **options)
+            encoded = self._encode_one(text, text_pair, stride=stride, **options)
             encoded = self._pad(encoded, padding_strategy, max_length, pad_to_multiple_of, bool(return_attention_mask))
             if return_length:
                 encoded["length"] = encoded["seq_len"] = len(encoded["input_ids"])
@@ -338,12 +338,16 @@ class RoFormerTokenizer:
         for i, item in enumerate(text):
             pair = text_pair[i] if text_pair is not None else None
             try:
-                encoded = self._encode_one(item, pair, **options)
+                if stride and pair is not None:
+                    encoded_list = self._windows(item, pair, i, stride, **options)
+                else:
+                    encoded_list = [self._encode_one(item, pair, stride=stride, **options)]
             except TypeError as err:
                 raise TypeError(f"batch item {i}: {err}") from None
-            if return_length:
-                encoded["length"] = encoded["seq_len"] = len(encoded["input_ids"])
-            examples.append(encoded)
+            for encoded in encoded_list:
+                if return_length:
+                    encoded["length"] = encoded["seq_len"] = len(encoded["input_ids"])
+                examples.append(encoded)
         if padding_strategy == "longest":
             target = max((len(e["input_ids"]) for e in examples), default=0)
             padding_strategy = "max_length"
@@ -421,7 +425,7 @@ class RoFormerTokenizer:
 
     def _encode_one(self, text, text_pair, add_special_tokens, truncation, max_length, return_position_ids,
                     return_token_type_ids, return_overflowing_tokens, return_special_tokens_mask,
-                    return_offsets_mapping, is_split_into_words):
+                    return_offsets_mapping, is_split_into_words, stride=0):
         ids, spans = self._ids_for(text, is_split_into_words, return_offsets_mapping)
         pair_ids, pair_spans = (None, None)
         if text_pair is not None:
@@ -431,7 +435,7 @@ class RoFormerTokenizer:
         overflowing: List[int] = []
         if truncation != "do_not_truncate" and max_length and total > max_length:
             remove = total - max_length
-            ids, pair_ids, overflowing = _truncate(ids, pair_ids, remove, truncation)
+            ids, pair_ids, overflowing = _truncate(ids, pair_ids, remove, truncation, stride)
             if return_offsets_mapping:
                 spans, pair_spans, _ = _truncate(spans, pair_spans, remove, truncation)
         out: Dict[str, object] = {}
@@ -455,6 +459,53 @@ class RoFormerTokenizer:
         if return_position_ids:
             out["position_ids"] = list(range(len(out["input_ids"])))
         return out
+
+    def _windows(self, text, text_pair, example_id, stride, add_special_tokens, truncation, max_length,
+                 return_position_ids, return_token_type_ids, return_overflowing_tokens, return_special_tokens_mask,
+                 return_offsets_mapping, is_split_into_words) -> List[Dict[str, object]]:
+        """Overlapping windows over a long second text (extractive QA's document stride).
+
+        PaddleNLP's rule: the first text (the question) is kept whole in every window, the second
+        (the context) is cut into pieces of the room left by ``max_length``, and each window starts
+        ``stride`` tokens after the previous one. Every window carries ``offset_mapping`` and
+        ``overflow_to_sample`` (the index of its example).
+        """
+        if not max_length:
+            raise ValueError("stride > 0 needs max_length / max_seq_len: the windows are cut to that length")
+        ids, spans = self._ids_for(text, is_split_into_words, True)
+        pair_ids, pair_spans = self._ids_for(text_pair, is_split_into_words, True)
+        room = max_length - len(ids) - (self.num_special_tokens_to_add(pair=True) if add_special_tokens else 0)
+        if room <= 0:
+            raise ValueError(
+                f"batch item {example_id}: the first text has {len(ids)} tokens, leaving no room for the "
+                f"second within max_length={max_length}; shorten it or raise max_length"
+            )
+        windows, offset = [], 0
+        while offset < len(pair_ids):
+            length = min(len(pair_ids) - offset, room)
+            part_ids, part_spans = pair_ids[offset : offset + length], pair_spans[offset : offset + length]
+            out: Dict[str, object] = {}
+            if add_special_tokens:
+                out["offset_mapping"] = self.build_offset_mapping_with_special_tokens(spans, part_spans)
+                out["input_ids"] = self.build_inputs_with_special_tokens(ids, part_ids)
+                token_type_ids = self.create_token_type_ids_from_sequences(ids, part_ids)
+            else:
+                out["offset_mapping"] = spans + part_spans
+                out["input_ids"] = ids + part_ids
+                token_type_ids = [0] * len(out["input_ids"])
+            if return_token_type_ids:
+                out["token_type_ids"] = token_type_ids
+            if return_special_tokens_mask:
+                out["special_tokens_mask"] = (self.get_special_tokens_mask(ids, part_ids) if add_special_tokens
+                                              else [0] * len(out["input_ids"]))
+            if return_position_ids:
+                out["position_ids"] = list(range(len(out["input_ids"])))
+            out["overflow_to_sample"] = example_id
+            windows.append(out)
+            if offset + length == len(pair_ids):
+                break
+            offset += min(length, stride)
+        return windows
 
     def _pad(self, encoded, strategy, max_length, pad_to_multiple_of, return_attention_mask):
         length = len(encoded["input_ids"])
@@ -550,15 +601,15 @@ def _is_batch(text, is_split_into_words: bool) -> bool:
     return True
 
 
-def _truncate(ids, pair_ids, remove: int, strategy: str):
+def _truncate(ids, pair_ids, remove: int, strategy: str, stride: int = 0):
     """PaddleNLP's truncation: returns (ids, pair_ids, overflowing tokens).
 
     When the sequence to cut is too short, the example is left as it is and an error is logged
     (PaddleNLP's behaviour): one impossible example does not stop a whole batch.
     """
     if strategy == "only_first" or (strategy == "longest_first" and pair_ids is None):
-        if len(ids) > remove:
-            return ids[:-remove], pair_ids, ids[-remove:]
+        if len(ids) > remove:  # the overflow keeps `stride` tokens of context before the cut
+            return ids[:-remove], pair_ids, ids[-min(len(ids), stride + remove):]
         logger.error(
             "cannot truncate: %d tokens must go but the first sequence has only %d; the example is left "
             "too long (use truncation='longest_first' or 'only_second', or a larger max_length)", remove, len(ids)
@@ -574,7 +625,7 @@ def _truncate(ids, pair_ids, remove: int, strategy: str):
         return ids, pair_ids, []
     if strategy == "only_second":
         if pair_ids is not None and len(pair_ids) > remove:
-            return ids, pair_ids[:-remove], pair_ids[-remove:]
+            return ids, pair_ids[:-remove], pair_ids[-min(len(pair_ids), stride + remove):]
         have = 0 if pair_ids is None else len(pair_ids)
         logger.error(
             "cannot truncate: %d tokens must go but the second sequence has only %d; the example is left "

@@ -123,6 +123,38 @@ def test_call_options_identical(char_vocab, corpus, paddlenlp_tokenizer):
             np.testing.assert_array_equal(np.asarray(a1[key], dtype=object), np.asarray(b1[key], dtype=object))
 
 
+def test_document_stride_windows_identical(char_vocab, corpus, paddlenlp_tokenizer):
+    """Extractive QA's windows: the question whole, the context cut with a stride (PaddleNLP's step)."""
+    theirs = paddlenlp_tokenizer(char_vocab)
+    ours = RoFormerTokenizer(char_vocab, split_special_tokens=True)
+    questions = [line[:12] for line in corpus[200:230]]
+    contexts = corpus[:30]
+    for kwargs in (
+        dict(stride=16, max_seq_len=48),
+        dict(stride=32, max_length=64, padding="max_length", return_attention_mask=True,
+             return_special_tokens_mask=True, return_length=True),
+        dict(stride=8, max_seq_len=40, padding=True, return_position_ids=True),
+    ):
+        a = theirs(questions, contexts, **kwargs)
+        b = ours(questions, contexts, **kwargs)
+        assert a.keys() == b.keys(), kwargs
+        for key in a:
+            assert list(a[key]) == list(b[key]), (key, kwargs)
+        assert len(b["input_ids"]) > len(questions)  # long contexts made several windows
+    with pytest.raises(ValueError, match="leaving no room for the second"):
+        ours(["问" * 60], ["答"], stride=4, max_seq_len=32)
+    with pytest.raises(ValueError, match="stride must be a non-negative integer"):
+        ours(["问"], ["答"], stride=-1, max_seq_len=32)
+
+
+def test_overflowing_tokens_keep_stride_context(char_vocab, corpus, paddlenlp_tokenizer):
+    theirs = paddlenlp_tokenizer(char_vocab)
+    ours = RoFormerTokenizer(char_vocab, split_special_tokens=True)
+    for text in corpus[:10]:
+        kwargs = dict(max_seq_len=20, stride=5, return_overflowing_tokens=True)
+        assert dict(theirs(text, **kwargs)) == ours(text, **kwargs)
+
+
 def test_golden_example_from_the_paddlenlp_docs(tmp_path):
     """'欢迎使用百度飞桨' -> 欢迎 / 使用 / 百度 / 飞 / 桨 with ids [101, 22355, 8994, 25854, 5438, 2473, 102]."""
     placed = {101: "[CLS]", 102: "[SEP]", 0: "[PAD]", 100: "[UNK]", 103: "[MASK]",
