@@ -47,7 +47,7 @@ class _HeadBase(RoFormerPretrainedModel):
 
     def _backbone(self, input_ids, token_type_ids, attention_mask, inputs_embeds, output_hidden_states,
                   output_attentions, past_key_values=None, use_cache=False):
-        """Run the backbone; returns the record (so heads read fields by name) and return_dict."""
+        """Run the backbone and return its record (heads read its fields by name)."""
         return self.roformer(
             input_ids,
             token_type_ids=token_type_ids,
