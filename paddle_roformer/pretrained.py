@@ -95,8 +95,10 @@ class RoFormerPretrainedModel(nn.Layer):
         if safe_serialization:
             save_safetensors(self, os.path.join(save_directory, SAFE_WEIGHTS_NAME))
         else:
-            with atomic_path(os.path.join(save_directory, WEIGHTS_NAME)) as tmp:
+            path = os.path.join(save_directory, WEIGHTS_NAME)
+            with atomic_path(path) as tmp:
                 paddle.save(self.state_dict(), tmp)
+            _saved_here.add(_file_identity(path))
         config.save_pretrained(save_directory)
 
     # ------------------------------------------------------------------ loading
@@ -189,20 +191,27 @@ class RoFormerPretrainedModel(nn.Layer):
 
 
 _warned_about_pickles = False
+_saved_here = set()  # pickles this process wrote itself: loading them back needs no warning
+
+
+def _file_identity(path: str) -> tuple:
+    stat = os.stat(path)
+    return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
 
 
 def load_state_file(path: str, trusted: bool = True) -> Dict[str, np.ndarray]:
     """Read a state dict (``.safetensors`` or ``.pdparams``) as numpy arrays.
 
     ``.pdparams`` files are pickles, and unpickling runs code: loading one that is not
-    ``trusted`` (from a registered name, or with a checked sha256) warns once per process.
+    ``trusted`` (from a registered name, or with a checked sha256) and that this process did not
+    write itself warns once per process.
     """
     global _warned_about_pickles
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     if path.endswith(".safetensors"):
         return load_safetensors(path)
-    if not trusted and not _warned_about_pickles:
+    if not trusted and not _warned_about_pickles and _file_identity(path) not in _saved_here:
         _warned_about_pickles = True
         warnings.warn(
             f"{path} is a pickle: loading it can run code. Load pickles only from sources you trust, "

@@ -313,6 +313,10 @@ def test_untrusted_pickle_warns_once(tmp_path, monkeypatch):
     model = pr.RoFormerModel(pr.RoFormerConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1,
                                                num_attention_heads=2, intermediate_size=20))
     model.save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pr.RoFormerModel.from_pretrained(tmp_path)  # written by this process: no warning
+    (tmp_path / "model_state.pdparams").write_bytes((tmp_path / "model_state.pdparams").read_bytes())  # "another" file
     with pytest.warns(UserWarning, match="is a pickle: loading it can run code"):
         pr.RoFormerModel.from_pretrained(tmp_path)
     with warnings.catch_warnings():
