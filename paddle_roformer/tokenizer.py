@@ -442,20 +442,29 @@ class RoFormerTokenizer:
         if return_overflowing_tokens:
             out["overflowing_tokens"] = overflowing
             out["num_truncated_tokens"] = total - max_length if max_length else 0
+        out.update(self._assemble(ids, pair_ids, spans if return_offsets_mapping else None, pair_spans,
+                                  add_special_tokens, return_token_type_ids, return_special_tokens_mask,
+                                  return_position_ids))
+        return out
+
+    def _assemble(self, ids, pair_ids, spans, pair_spans, add_special_tokens, return_token_type_ids,
+                  return_special_tokens_mask, return_position_ids) -> Dict[str, object]:
+        """One model input from the ids (and offsets, if ``spans`` is given) of a text or a pair."""
+        out: Dict[str, object] = {}
         if add_special_tokens:
             out["input_ids"] = self.build_inputs_with_special_tokens(ids, pair_ids)
             token_type_ids = self.create_token_type_ids_from_sequences(ids, pair_ids)
         else:
-            out["input_ids"] = ids + (pair_ids if pair else [])
+            out["input_ids"] = list(ids) + list(pair_ids or [])
             token_type_ids = [0] * len(out["input_ids"])
         if return_token_type_ids:
             out["token_type_ids"] = token_type_ids
         if return_special_tokens_mask:
             out["special_tokens_mask"] = (self.get_special_tokens_mask(ids, pair_ids) if add_special_tokens
                                           else [0] * len(out["input_ids"]))
-        if return_offsets_mapping:
+        if spans is not None:
             out["offset_mapping"] = (self.build_offset_mapping_with_special_tokens(spans, pair_spans)
-                                     if add_special_tokens else spans + (pair_spans or []))
+                                     if add_special_tokens else list(spans) + list(pair_spans or []))
         if return_position_ids:
             out["position_ids"] = list(range(len(out["input_ids"])))
         return out
@@ -483,23 +492,9 @@ class RoFormerTokenizer:
         windows, offset = [], 0
         while offset < len(pair_ids):
             length = min(len(pair_ids) - offset, room)
-            part_ids, part_spans = pair_ids[offset : offset + length], pair_spans[offset : offset + length]
-            out: Dict[str, object] = {}
-            if add_special_tokens:
-                out["offset_mapping"] = self.build_offset_mapping_with_special_tokens(spans, part_spans)
-                out["input_ids"] = self.build_inputs_with_special_tokens(ids, part_ids)
-                token_type_ids = self.create_token_type_ids_from_sequences(ids, part_ids)
-            else:
-                out["offset_mapping"] = spans + part_spans
-                out["input_ids"] = ids + part_ids
-                token_type_ids = [0] * len(out["input_ids"])
-            if return_token_type_ids:
-                out["token_type_ids"] = token_type_ids
-            if return_special_tokens_mask:
-                out["special_tokens_mask"] = (self.get_special_tokens_mask(ids, part_ids) if add_special_tokens
-                                              else [0] * len(out["input_ids"]))
-            if return_position_ids:
-                out["position_ids"] = list(range(len(out["input_ids"])))
+            out = self._assemble(ids, pair_ids[offset : offset + length], spans, pair_spans[offset : offset + length],
+                                 add_special_tokens, return_token_type_ids, return_special_tokens_mask,
+                                 return_position_ids)
             out["overflow_to_sample"] = example_id
             windows.append(out)
             if offset + length == len(pair_ids):
