@@ -155,6 +155,26 @@ def test_overflowing_tokens_keep_stride_context(char_vocab, corpus, paddlenlp_to
         assert dict(theirs(text, **kwargs)) == ours(text, **kwargs)
 
 
+def test_english_wordpiece_identical(tmp_path, paddlenlp_tokenizer):
+    """English text (the standard library's own docstrings) through a WordPiece vocab with ## pieces."""
+    import argparse, json as json_module, logging, unittest
+
+    lines = [l.strip() for m in (argparse, json_module, logging, unittest) for l in (m.__doc__ or "").splitlines()
+             if l.strip()]
+    words = {w.lower().strip(".,:;()'\"`") for l in lines for w in l.split()}
+    pieces = sorted(w for w in words if w.isalpha() and len(w) > 3)[::2]  # half the words whole, the rest spelled
+    vocab = SPECIALS + [chr(c) for c in range(33, 127)] + ["##" + chr(c) for c in range(97, 123)] + pieces
+    vocab += ["##" + p[3:] for p in pieces if len(p) > 5]
+    path = tmp_path / "english.txt"
+    path.write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    theirs = paddlenlp_tokenizer(str(path))
+    ours = RoFormerTokenizer(str(path), split_special_tokens=True)
+    assert len(lines) > 50
+    assert [theirs.tokenize(l) for l in lines] == [ours.tokenize(l) for l in lines]
+    assert theirs(lines)["input_ids"] == ours(lines)["input_ids"]
+    assert any(t.startswith("##") and len(t) > 3 for l in lines for t in ours.tokenize(l))
+
+
 def test_golden_example_from_the_paddlenlp_docs(tmp_path):
     """'欢迎使用百度飞桨' -> 欢迎 / 使用 / 百度 / 飞 / 桨 with ids [101, 22355, 8994, 25854, 5438, 2473, 102]."""
     placed = {101: "[CLS]", 102: "[SEP]", 0: "[PAD]", 100: "[UNK]", 103: "[MASK]",
