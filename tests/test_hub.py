@@ -278,6 +278,7 @@ def test_url_of_a_directory(env, monkeypatch, tmp_path):
         url = server.root + "/models/cls"
         loaded = pr.RoFormerForSequenceClassification.from_pretrained(url)
         tokenizer = pr.RoFormerTokenizer.from_pretrained(url)
+        assert pr.RoFormerConfig.from_pretrained(url).num_labels == 3
         count = len(server.requests)
         pr.RoFormerForSequenceClassification.from_pretrained(url)
         pr.RoFormerTokenizer.from_pretrained(url)
