@@ -377,20 +377,10 @@ class RoFormerTokenizer:
             truncation = "longest_first"
         if padding is False and pad_to_max_seq_len:
             padding = "max_length" if max_length is not None else "longest"
-        if padding is True:
-            padding = "longest"
-        elif padding is False or padding is None:
-            padding = "do_not_pad"
-        if padding not in PADDING_STRATEGIES:
-            raise ValueError(f"padding must be True, False or one of {PADDING_STRATEGIES}, got {padding!r}")
+        padding = _strategy("padding", padding, "longest", "do_not_pad", PADDING_STRATEGIES)
         if (truncation is False or truncation is None) and truncation_strategy:
             truncation = truncation_strategy
-        if truncation is True:
-            truncation = "longest_first"
-        elif truncation is False or truncation is None:
-            truncation = "do_not_truncate"
-        if truncation not in TRUNCATION_STRATEGIES:
-            raise ValueError(f"truncation must be True, False or one of {TRUNCATION_STRATEGIES}, got {truncation!r}")
+        truncation = _strategy("truncation", truncation, "longest_first", "do_not_truncate", TRUNCATION_STRATEGIES)
         if max_length is None:
             if padding == "max_length" or truncation != "do_not_truncate":
                 if self.model_max_length < int(1e29):
@@ -566,6 +556,17 @@ class RoFormerTokenizer:
                         model_max_length=entry.tokenizer.model_max_length)
         settings.update(kwargs)
         return cls(cached_file(name_or_path, VOCAB_NAME), **settings)
+
+
+def _strategy(name: str, value, on: str, off: str, allowed: Sequence[str]) -> str:
+    """True / False / None / a strategy name -> a strategy name, or a clear error."""
+    if value is True:
+        return on
+    if value is False or value is None:
+        return off
+    if value not in allowed:
+        raise ValueError(f"{name} must be True, False or one of {tuple(allowed)}, got {value!r}")
+    return value
 
 
 def _is_cjk_like(ch: str) -> bool:
