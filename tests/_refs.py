@@ -17,6 +17,14 @@ def padded_batch(vocab_size, type_vocab_size=2, batch=3, seq_len=11, pad_id=0, s
     return ids, types, mask
 
 
+def batch_for(config, architecture, seed=0):
+    """padded_batch shaped for the class: [2, 2 choices, seq] for multiple choice, else [3, seq]."""
+    if architecture == "RoFormerForMultipleChoice":
+        arrays = padded_batch(config.vocab_size, config.type_vocab_size, batch=4, seed=seed)
+        return tuple(a.reshape(2, 2, -1) for a in arrays)
+    return padded_batch(config.vocab_size, config.type_vocab_size, batch=3, seed=seed)
+
+
 def causal_mask(mask):
     """[B, S] padding mask -> [B, 1, S, S] keep-mask that is also lower triangular."""
     seq = mask.shape[1]

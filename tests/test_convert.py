@@ -14,7 +14,7 @@ pytest.importorskip("safetensors")
 
 import paddle_roformer as pr
 from paddle_roformer import convert
-from _refs import max_diff, padded_batch, random_hf_model
+from _refs import batch_for, max_diff, random_hf_model
 from conftest import tiny_config
 
 ARCHITECTURES = sorted(convert.HF_ARCHITECTURES)
@@ -43,10 +43,7 @@ def compare(hf, converted_dir, architecture):
     """Max abs diff of the main output between the HF model and ours loaded from converted_dir."""
     ours = getattr(pr, architecture).from_pretrained(converted_dir)
     config = ours.config
-    choice = architecture == "RoFormerForMultipleChoice"
-    ids, types, mask = padded_batch(config.vocab_size, config.type_vocab_size, batch=4 if choice else 3)
-    if choice:
-        ids, types, mask = (a.reshape(2, 2, -1) for a in (ids, types, mask))
+    ids, types, mask = batch_for(config, architecture)
     with torch.no_grad():
         ref = hf(input_ids=torch.tensor(ids), token_type_ids=torch.tensor(types), attention_mask=torch.tensor(mask))
     with paddle.no_grad():

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import paddle_roformer as pr
-from _refs import causal_mask, max_diff, padded_batch, random_hf_model, transfer_from_hf
+from _refs import batch_for, causal_mask, max_diff, padded_batch, random_hf_model, transfer_from_hf
 from conftest import tiny_config
 
 TOL = 1e-4
@@ -120,13 +120,19 @@ def test_causal_lm_matches_hf_decoder(variant):
     assert abs(float(out.loss) - float(ref.loss)) <= TOL
 
 
+def _decoder_reference(config, seed, seq_len):
+    """Ours and an HF decoder with the same weights, unpadded ids [2, seq_len], and HF's logits."""
+    hf_model, ours = _pair("RoFormerForCausalLM", config, is_decoder=True)
+    ids = np.random.RandomState(seed).randint(1, config.vocab_size, size=(2, seq_len)).astype("int64")
+    with torch.no_grad():
+        ref = hf_model(torch.tensor(ids)).logits
+    return ours, ids, ref
+
+
 def test_kv_cache_decoding_matches_hf():
     """Incremental decoding with past_key_values: rotary positions continue after the cache."""
     config = tiny_config(rotary_value=True)
-    hf_model, ours = _pair("RoFormerForCausalLM", config, is_decoder=True)
-    ids = np.random.RandomState(5).randint(1, config.vocab_size, size=(2, 9)).astype("int64")
-    with torch.no_grad():
-        ref = hf_model(torch.tensor(ids)).logits
+    ours, ids, ref = _decoder_reference(config, seed=5, seq_len=9)
     ones = np.ones_like(ids)
     with paddle.no_grad():
         first = ours(paddle.to_tensor(ids[:, :6]), attention_mask=paddle.to_tensor(causal_mask(ones[:, :6])),
@@ -147,11 +153,8 @@ def test_hf_style_heads_match_hf(architecture, variant):
     """head_type="huggingface" reproduces transformers' classification and multiple-choice heads."""
     config = tiny_config(head_type="huggingface", **TINY_CONFIGS[variant])
     hf_model, ours = _pair(architecture, config)
-    choice = architecture == "RoFormerForMultipleChoice"
-    ids, types, mask = padded_batch(config.vocab_size, config.type_vocab_size, batch=4 if choice else 3)
-    if choice:
-        ids, types, mask = (a.reshape(2, 2, -1) for a in (ids, types, mask))
-    labels = np.array([1, 0]) if choice else np.array([1, 0, 4])
+    ids, types, mask = batch_for(config, architecture)
+    labels = np.array([1, 0]) if architecture == "RoFormerForMultipleChoice" else np.array([1, 0, 4])
     with torch.no_grad():
         ref = hf_model(input_ids=torch.tensor(ids), token_type_ids=torch.tensor(types),
                        attention_mask=torch.tensor(mask), labels=torch.tensor(labels))
@@ -165,10 +168,7 @@ def test_hf_style_heads_match_hf(architecture, variant):
 def test_decoder_config_adds_the_causal_mask_itself():
     """config.is_decoder (set by converted HF decoders): causal without an explicit mask, cache too."""
     config = tiny_config(is_decoder=True)
-    hf_model, ours = _pair("RoFormerForCausalLM", config, is_decoder=True)
-    ids = np.random.RandomState(9).randint(1, config.vocab_size, size=(2, 8)).astype("int64")
-    with torch.no_grad():
-        ref = hf_model(torch.tensor(ids)).logits
+    ours, ids, ref = _decoder_reference(config, seed=9, seq_len=8)
     with paddle.no_grad():
         full = ours(paddle.to_tensor(ids), attention_mask=paddle.ones([2, 8], dtype="int64"))
         first = ours(paddle.to_tensor(ids[:, :5]), attention_mask=paddle.ones([2, 5], dtype="int64"),
