@@ -304,3 +304,30 @@ class RoFormerForCausalLM(_LMHeadBase):
             shifted = logits[:, :-1, :]
             loss = F.cross_entropy(shifted.reshape([-1, logits.shape[-1]]), labels[:, 1:].reshape([-1]).astype("int64"))
         return self._finish(CausalLMOutput, loss, return_dict, out, logits=logits, past_key_values=out.past_key_values)
+
+
+# The one table of model classes (the backbone and every head), by class name. The converter, the
+# CLI and the tests look classes up here.
+MODEL_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        RoFormerModel,
+        RoFormerForSequenceClassification,
+        RoFormerForTokenClassification,
+        RoFormerForQuestionAnswering,
+        RoFormerForMultipleChoice,
+        RoFormerForMaskedLM,
+        RoFormerForCausalLM,
+    )
+}
+
+
+def get_model_class(name: str):
+    """The class called ``name`` in ``MODEL_CLASSES``; an unknown name is an error listing them."""
+    if name in MODEL_CLASSES:
+        return MODEL_CLASSES[name]
+    from .utils import closest_match
+
+    close = closest_match(str(name), MODEL_CLASSES)
+    hint = f" Did you mean {close!r}?" if close else ""
+    raise ValueError(f"Unknown model class {name!r}.{hint} Known classes: {', '.join(MODEL_CLASSES)}")
