@@ -1,36 +1,45 @@
-"""RoFormer (Su et al., 2021) for PaddlePaddle: rotary-position BERT-style encoders and their heads."""
-from .config import RoFormerConfig
-from .heads import (
-    RoFormerForCausalLM,
-    RoFormerForMaskedLM,
-    RoFormerForMultipleChoice,
-    RoFormerForQuestionAnswering,
-    RoFormerForSequenceClassification,
-    RoFormerForTokenClassification,
-)
-from .modeling import RoFormerModel
-from .pretrained import LoadReport, RoFormerPretrainedModel
-from .registry import UnknownModelError, get_pretrained, list_pretrained
-from .tokenizer import BatchEncoding, RoFormerTokenizer
-from .vocab import build_vocab
+"""RoFormer (Su et al., 2021) for PaddlePaddle: rotary-position BERT-style encoders and their heads.
+
+The names below are imported on first use, so ``import paddle_roformer.tokenizer`` and
+``paddle-roformer list`` do not pay for importing Paddle.
+"""
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "RoFormerConfig",
-    "RoFormerModel",
-    "RoFormerPretrainedModel",
-    "RoFormerForSequenceClassification",
-    "RoFormerForTokenClassification",
-    "RoFormerForQuestionAnswering",
-    "RoFormerForMultipleChoice",
-    "RoFormerForMaskedLM",
-    "RoFormerForCausalLM",
-    "RoFormerTokenizer",
-    "BatchEncoding",
-    "build_vocab",
-    "LoadReport",
-    "UnknownModelError",
-    "get_pretrained",
-    "list_pretrained",
-]
+# public name -> the module that defines it
+_EXPORTS = {
+    "RoFormerConfig": "config",
+    "RoFormerModel": "modeling",
+    "RoFormerPretrainedModel": "pretrained",
+    "LoadReport": "pretrained",
+    "RoFormerForSequenceClassification": "heads",
+    "RoFormerForTokenClassification": "heads",
+    "RoFormerForQuestionAnswering": "heads",
+    "RoFormerForMultipleChoice": "heads",
+    "RoFormerForMaskedLM": "heads",
+    "RoFormerForCausalLM": "heads",
+    "MODEL_CLASSES": "heads",
+    "get_model_class": "heads",
+    "RoFormerTokenizer": "tokenizer",
+    "BatchEncoding": "tokenizer",
+    "build_vocab": "vocab",
+    "UnknownModelError": "registry",
+    "get_pretrained": "registry",
+    "list_pretrained": "registry",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'paddle_roformer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

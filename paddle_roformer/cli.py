@@ -1,28 +1,64 @@
-"""The ``paddle-roformer`` command: thin subcommands over the library."""
+"""The ``paddle-roformer`` command: a table of subcommands, each a thin wrapper over one module.
+
+A subcommand's module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Only the module
+of the subcommand being run is imported, so ``paddle-roformer list`` starts without Paddle.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from dataclasses import dataclass
 from typing import List, Optional
 
-from . import convert
+
+@dataclass(frozen=True)
+class Command:
+    module: str  # importable module with add_arguments(parser) and run(args)
+    help: str
+
+
+COMMANDS = {
+    "convert": Command("paddle_roformer.convert",
+                       "convert a PyTorch (Hugging Face) RoFormer checkpoint to a Paddle directory"),
+    "list": Command("paddle_roformer.cli", "list the registered pretrained names"),
+}
+
+
+# ---------------------------------------------------------------------------- `list`
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pattern", nargs="?", help="shell wildcard filtering the names, e.g. '*char*'")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .registry import get_pretrained, list_pretrained
+
+    for name in list_pretrained(args.pattern):
+        print(f"{name:40s} {get_pretrained(name).description}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- the table
+
+
+def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser, with the arguments of ``selected`` (the other subcommands only list their help)."""
+    parser = argparse.ArgumentParser(prog="paddle-roformer", description="RoFormer for PaddlePaddle")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
+        if name == selected:
+            importlib.import_module(command.module).add_arguments(sub)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="paddle-roformer", description="RoFormer for PaddlePaddle")
-    commands = parser.add_subparsers(dest="command", required=True)
-    convert.add_arguments(commands.add_parser(
-        "convert", help="convert a PyTorch (Hugging Face) RoFormer checkpoint to a Paddle directory",
-        description=convert.__doc__.splitlines()[0]))
-    commands.add_parser("list", help="list the registered pretrained names")
-    args = parser.parse_args(argv)
-    if args.command == "convert":
-        return convert.run(args)
-    from .registry import get_pretrained, list_pretrained
-
-    for name in list_pretrained():
-        print(f"{name:40s} {get_pretrained(name).description}")
-    return 0
+    argv = sys.argv[1:] if argv is None else list(argv)
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(selected if selected in COMMANDS else None).parse_args(argv)
+    return importlib.import_module(COMMANDS[args.command].module).run(args)
 
 
 if __name__ == "__main__":

@@ -285,6 +285,7 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
         if _is_int(inputs_embeds.dtype) or inputs_embeds.dtype == paddle.bool:
             raise TypeError(f"inputs_embeds must be a floating-point tensor, got {inputs_embeds.dtype}")
         shape = _static_dims(inputs_embeds)[:2]
+    _check_not_empty("input_ids" if input_ids is not None else "inputs_embeds", shape)
     if token_type_ids is not None:
         if not isinstance(token_type_ids, TENSOR_TYPES):
             raise TypeError(f"token_type_ids must be a paddle.Tensor, got {type(token_type_ids).__name__}")
@@ -293,6 +294,13 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
         if not _same_dims(_static_dims(token_type_ids), shape):
             raise ValueError(f"token_type_ids must have the shape of the input {shape}, got {list(token_type_ids.shape)}")
         _check_range("token_type_ids", token_type_ids, config.type_vocab_size, "type_vocab_size")
+
+
+def _check_not_empty(name: str, shape: List[int]) -> None:
+    # A size of 0 fails deep inside the kernels (or yields NaN from an all-masked softmax).
+    for axis, size in zip(("batch_size", "seq_len"), shape):
+        if isinstance(size, int) and size == 0:
+            raise ValueError(f"{name} has {axis} 0 (shape {shape}): pass at least one sequence of at least one token")
 
 
 def _check_range(name: str, ids: Tensor, bound: int, bound_name: str) -> None:

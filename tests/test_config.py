@@ -104,3 +104,54 @@ def test_missing_and_broken_files(tmp_path):
         RoFormerConfig.from_pretrained(tmp_path)
     with pytest.raises(TypeError, match="expects a dict"):
         RoFormerConfig.from_dict(["vocab_size"])
+
+
+@pytest.mark.parametrize("field, value", [
+    ("rotary_value", "false"), ("rotary_value", 0), ("use_cache", "yes"), ("is_decoder", 1),
+    ("return_dict", None), ("output_hidden_states", "True"),
+])
+def test_boolean_fields_take_only_booleans(field, value):
+    with pytest.raises(TypeError, match=f"RoFormerConfig.{field} must be true or false"):
+        tiny_config(**{field: value})
+
+
+def test_string_false_from_a_file_is_an_error_not_true(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(dict(tiny_config().to_dict(), rotary_value="false")))
+    with pytest.raises(TypeError, match="rotary_value must be true or false.*'false' \\(str\\)"):
+        RoFormerConfig.from_json_file(str(path))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("pad_token_id", "0"), ("pad_token_id", 1.0), ("pad_token_id", True), ("eos_token_id", "102"),
+    ("hidden_size", 32.0), ("num_hidden_layers", "3"), ("type_vocab_size", False), ("num_choices", 2.5),
+])
+def test_integer_fields_take_only_integers(field, value):
+    with pytest.raises(TypeError, match=f"RoFormerConfig.{field} must be an integer"):
+        tiny_config(**{field: value})
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("layer_norm_eps", float("nan"), ValueError), ("initializer_range", float("inf"), ValueError),
+    ("hidden_dropout_prob", float("nan"), ValueError), ("layer_norm_eps", True, TypeError),
+    ("attention_probs_dropout_prob", [0.1], TypeError),
+])
+def test_float_fields_must_be_finite_numbers(field, value, error):
+    with pytest.raises(error, match=f"RoFormerConfig.{field} must be"):
+        tiny_config(**{field: value})
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("hidden_act", 3, TypeError), ("problem_type", "ranking", ValueError), ("id2label", ["a", "b"], TypeError),
+    ("id2label", {"x": "a"}, ValueError), ("architectures", "RoFormerModel", TypeError),
+    ("eos_token_id", -1, ValueError), ("num_choices", 0, ValueError),
+])
+def test_other_fields_are_checked(field, value, error):
+    with pytest.raises(error, match=f"RoFormerConfig.{field}"):
+        tiny_config(**{field: value})
+
+
+def test_valid_optional_values_are_accepted():
+    config = tiny_config(eos_token_id=None, problem_type="regression", num_choices=4, classifier_dropout=0,
+                         layer_norm_eps=1e-5, id2label={"0": "neg", "1": "pos"})
+    assert config.classifier_dropout == 0 and config.num_labels == 2 and config.id2label == {0: "neg", 1: "pos"}
