@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
@@ -15,6 +17,7 @@ CONFIG_NAME = "config.json"
 LEGACY_CONFIG_NAME = "model_config.json"  # written by PaddleNLP before 2.5
 
 HEAD_TYPES = ("paddlenlp", "huggingface")
+PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_fast", "relu", "silu", "swish", "tanh", "linear", "identity", "sigmoid")
 
 # Keys PaddleNLP and Hugging Face write into every config.json (bookkeeping, generation defaults,
@@ -65,7 +68,7 @@ class RoFormerConfig:
     initializer_range: float = 0.02  # std of the normal init of Linear and Embedding weights
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0  # used to build the attention mask when none is given
-    eos_token_id: int = 102
+    eos_token_id: Optional[int] = 102  # end of a generated sequence
     pool_act: str = "tanh"  # activation after the pooler's dense layer; "linear" for the sim models
     rotary_value: bool = False  # rotate the values as well as queries and keys (English models)
     use_cache: bool = False  # return key/value caches by default (generation)
@@ -92,8 +95,12 @@ class RoFormerConfig:
     def __post_init__(self):
         if self.embedding_size is None:
             self.embedding_size = self.hidden_size
+        _check_field_types(self)
         if self.id2label is not None:
-            self.id2label = {int(k): v for k, v in self.id2label.items()}
+            try:
+                self.id2label = {int(k): v for k, v in self.id2label.items()}
+            except (TypeError, ValueError):
+                raise ValueError(f"RoFormerConfig.id2label keys must be class indices, got {list(self.id2label)}") from None
             self.num_labels = len(self.id2label)
             if self.label2id is None:
                 self.label2id = {v: k for k, v in self.id2label.items()}
@@ -101,6 +108,7 @@ class RoFormerConfig:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
+        _check_field_types(self)
         for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",
                      "num_attention_heads", "intermediate_size", "max_position_embeddings", "type_vocab_size"):
             value = getattr(self, name)
@@ -131,6 +139,14 @@ class RoFormerConfig:
             raise ValueError(f"RoFormerConfig.head_type must be one of {HEAD_TYPES}, got {self.head_type!r}")
         if self.layer_norm_eps <= 0:
             raise ValueError(f"RoFormerConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps}")
+        if self.initializer_range < 0:
+            raise ValueError(f"RoFormerConfig.initializer_range must be >= 0, got {self.initializer_range}")
+        if self.eos_token_id is not None and self.eos_token_id < 0:
+            raise ValueError(f"RoFormerConfig.eos_token_id must be >= 0, got {self.eos_token_id}")
+        if self.num_choices is not None and self.num_choices < 1:
+            raise ValueError(f"RoFormerConfig.num_choices must be a positive integer, got {self.num_choices}")
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"RoFormerConfig.problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
 
     # ------------------------------------------------------------------ aliases
     @property
@@ -280,6 +296,45 @@ class RoFormerConfig:
         if os.path.sep in name_or_path and not is_registered(name_or_path):
             raise FileNotFoundError(f"No config found at {name_or_path!r}")
         return get_pretrained(name_or_path).config.update(**overrides)
+
+
+def _type_name(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _check_field_types(config: "RoFormerConfig") -> None:
+    """Every field has the type its annotation names: ``rotary_value: "false"`` is an error, not True.
+
+    bool is a subclass of int in Python, so booleans are refused where an int is expected, and
+    floats must be finite.
+    """
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        annotation = str(f.type)
+        if value is None and annotation.startswith("Optional"):
+            continue
+        where = f"RoFormerConfig.{f.name}"
+        if annotation.startswith("Optional[List"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise TypeError(f"{where} must be a list of strings, got {_type_name(value)}")
+        elif annotation.endswith("bool"):
+            if not isinstance(value, bool):
+                raise TypeError(f"{where} must be true or false (a bool), got {_type_name(value)}")
+        elif "[int]" in annotation or annotation == "int":
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{where} must be an integer, got {_type_name(value)}")
+            setattr(config, f.name, int(value))  # numpy integers become plain ints (JSON-ready)
+        elif "float" in annotation:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{where} must be a number, got {_type_name(value)}")
+            if not math.isfinite(value):
+                raise ValueError(f"{where} must be finite, got {value!r}")
+        elif "[str]" in annotation or annotation == "str":
+            if not isinstance(value, str):
+                raise TypeError(f"{where} must be a string, got {_type_name(value)}")
+        elif annotation.startswith("Optional[Dict"):
+            if not isinstance(value, dict):
+                raise TypeError(f"{where} must be a mapping, got {_type_name(value)}")
 
 
 def _flatten_legacy(values: Dict[str, Any]) -> Dict[str, Any]:

@@ -155,3 +155,11 @@ def test_valid_optional_values_are_accepted():
     config = tiny_config(eos_token_id=None, problem_type="regression", num_choices=4, classifier_dropout=0,
                          layer_norm_eps=1e-5, id2label={"0": "neg", "1": "pos"})
     assert config.classifier_dropout == 0 and config.num_labels == 2 and config.id2label == {0: "neg", 1: "pos"}
+
+
+def test_numpy_integers_are_accepted_as_plain_ints():
+    import numpy as np
+
+    config = tiny_config(num_labels=np.int64(3), pad_token_id=np.int32(0))
+    assert type(config.num_labels) is int and type(config.pad_token_id) is int
+    json.dumps(config.to_dict())
