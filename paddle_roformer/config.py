@@ -170,10 +170,6 @@ class RoFormerConfig:
         pooler = C * C + C
         return embeddings + project + self.num_hidden_layers * layer + pooler
 
-    @property
-    def use_return_dict(self) -> bool:
-        return self.return_dict
-
     # ------------------------------------------------------------------ dict / files
     @classmethod
     def field_names(cls) -> List[str]:

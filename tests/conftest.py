@@ -33,8 +33,3 @@ def _seed():
     np.random.seed(1234)
     random.seed(1234)
     yield
-
-
-@pytest.fixture
-def tiny():
-    return tiny_config

@@ -1,0 +1,45 @@
+"""Shared helpers: atomic writes that keep the old file on failure and follow the umask."""
+import os
+import stat
+
+import pytest
+
+from paddle_roformer.utils import atomic_path, atomic_write_text, closest_match, current_umask, sha256_of
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_atomic_write_replaces_and_follows_the_umask(tmp_path, umask_022):
+    path = tmp_path / "a.txt"
+    atomic_write_text(str(path), "one")
+    atomic_write_text(str(path), "two")
+    assert path.read_text() == "two"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(str(path)) as tmp:
+            with open(tmp, "w") as f:
+                f.write("half")
+            raise RuntimeError("killed")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_current_umask_does_not_change_it(umask_022):
+    assert current_umask() == 0o022 and current_umask() == 0o022
+
+
+def test_closest_match_and_sha256(tmp_path):
+    assert closest_match("roformer-chinese-bass", ["roformer-chinese-base", "x"]) == "roformer-chinese-base"
+    assert closest_match("zzz", ["roformer"]) is None
+    (tmp_path / "f").write_bytes(b"abc")
+    assert sha256_of(str(tmp_path / "f")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
