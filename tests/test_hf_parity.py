@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import paddle_roformer as pr
+from paddle_roformer.heads import MODEL_CLASSES
 from _refs import batch_for, causal_mask, max_diff, padded_batch, random_hf_model, transfer_from_hf
 from conftest import tiny_config
 
@@ -31,7 +32,7 @@ def _inputs(config, seq_len=11):
 def _pair(architecture, config, **hf_extra):
     """A random HF model of ``architecture`` and ours with the same weights."""
     hf_model = random_hf_model(getattr(transformers, architecture), config, **hf_extra)
-    return hf_model, transfer_from_hf(hf_model, getattr(pr, architecture)(config), architecture)
+    return hf_model, transfer_from_hf(hf_model, MODEL_CLASSES[architecture](config), architecture)
 
 
 def _compare_backbone_and_mlm(config, seq_len=11):

@@ -4,21 +4,14 @@ import paddle
 import pytest
 
 import paddle_roformer as pr
+from paddle_roformer.heads import MODEL_CLASSES
 from _refs import padded_batch
 from conftest import tiny_config
 
 paddlenlp_transformers = pytest.importorskip("paddlenlp.transformers")
 
 TOL = 1e-5
-HEADS = [
-    "RoFormerModel",
-    "RoFormerForSequenceClassification",
-    "RoFormerForTokenClassification",
-    "RoFormerForQuestionAnswering",
-    "RoFormerForMultipleChoice",
-    "RoFormerForMaskedLM",
-    "RoFormerForCausalLM",
-]
+HEADS = sorted(MODEL_CLASSES)
 
 
 def _config():
@@ -50,7 +43,7 @@ def _assert_close(ours, theirs):
 @pytest.mark.parametrize("head", HEADS)
 def test_same_parameter_names_and_shapes(head):
     config = _config()
-    ours = getattr(pr, head)(config)
+    ours = MODEL_CLASSES[head](config)
     theirs = getattr(paddlenlp_transformers, head)(paddlenlp_transformers.RoFormerConfig(**_pnlp_kwargs(config)))
     assert {k: list(v.shape) for k, v in ours.state_dict().items()} == {
         k: list(v.shape) for k, v in theirs.state_dict().items()
@@ -68,7 +61,7 @@ def _pnlp_kwargs(config):
 @pytest.mark.parametrize("head", HEADS)
 def test_our_checkpoint_loads_in_paddlenlp(head, tmp_path):
     config = _config()
-    ours = getattr(pr, head)(config)
+    ours = MODEL_CLASSES[head](config)
     ours.eval()
     ours.save_pretrained(tmp_path)
     theirs = getattr(paddlenlp_transformers, head).from_pretrained(str(tmp_path))
@@ -85,7 +78,7 @@ def test_paddlenlp_checkpoint_loads_in_ours(head, tmp_path):
     theirs = getattr(paddlenlp_transformers, head)(paddlenlp_transformers.RoFormerConfig(**_pnlp_kwargs(config)))
     theirs.eval()
     theirs.save_pretrained(str(tmp_path))
-    ours = getattr(pr, head).from_pretrained(tmp_path)
+    ours = MODEL_CLASSES[head].from_pretrained(tmp_path)
     ours_in, pnlp_in = _inputs(config, head)
     with paddle.no_grad():
         _assert_close(_outputs(ours(**ours_in)), _outputs(theirs(**pnlp_in)))
