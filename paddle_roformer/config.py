@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
+from . import hub, registry
 from .utils import atomic_write_text, closest_match
 
 CONFIG_NAME = "config.json"
@@ -264,34 +265,17 @@ class RoFormerConfig:
         return text
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, **overrides) -> "RoFormerConfig":
-        """Config of a registered name, a directory or http(s) URL of one (``config.json`` or
-        ``model_config.json``), or a file."""
-        from .hub import cached_url_file, is_url
-        from .registry import get_pretrained, is_registered
-
-        if not isinstance(name_or_path, (str, os.PathLike)):
-            raise TypeError(f"name_or_path must be a str or path, got {type(name_or_path).__name__}")
-        name_or_path = os.fspath(name_or_path)
-        if is_url(name_or_path):
-            path = cached_url_file(name_or_path, CONFIG_NAME, required=False) or cached_url_file(
-                name_or_path, LEGACY_CONFIG_NAME)
+    def from_pretrained(cls, name_or_path, **overrides) -> "RoFormerConfig":
+        """A fresh config from a registered name (its ``configs/<name>.yaml``), a directory or http(s)
+        URL of one (``config.json``, else ``model_config.json``), or a .json / .yaml file."""
+        if isinstance(name_or_path, (str, os.PathLike)) and os.path.isfile(name_or_path):
+            path = os.fspath(name_or_path)
+            if path.endswith((".yaml", ".yml")):
+                return cls.from_yaml(path, **overrides)
             return cls.from_json_file(path, **overrides)
-        if os.path.isdir(name_or_path):
-            for filename in (CONFIG_NAME, LEGACY_CONFIG_NAME):
-                path = os.path.join(name_or_path, filename)
-                if os.path.isfile(path):
-                    return cls.from_json_file(path, **overrides)
-            raise FileNotFoundError(
-                f"{name_or_path} has neither {CONFIG_NAME} nor {LEGACY_CONFIG_NAME}"
-            )
-        if os.path.isfile(name_or_path):
-            if name_or_path.endswith((".yaml", ".yml")):
-                return cls.from_yaml(name_or_path, **overrides)
-            return cls.from_json_file(name_or_path, **overrides)
-        if os.path.sep in name_or_path and not is_registered(name_or_path):
-            raise FileNotFoundError(f"No config found at {name_or_path!r}")
-        return get_pretrained(name_or_path).config.update(**overrides)
+        if hub.classify(name_or_path) == "name":
+            return cls.from_dict(registry.get_pretrained(os.fspath(name_or_path)).model_values(), **overrides)
+        return cls.from_json_file(hub.resolve(name_or_path, [CONFIG_NAME, LEGACY_CONFIG_NAME]), **overrides)
 
 
 def _type_name(value) -> str:

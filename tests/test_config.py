@@ -97,7 +97,7 @@ def test_reads_paddlenlp_legacy_model_config(tmp_path):
 
 
 def test_missing_and_broken_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="neither config.json nor model_config.json"):
+    with pytest.raises(FileNotFoundError, match="has no config.json or model_config.json: not in the directory"):
         RoFormerConfig.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="is not valid JSON"):
