@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
+import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Union
+from typing import Dict, List, Mapping, Optional, Union
 
 import numpy as np
 import paddle
 import paddle.nn as nn
 
+from . import hub
+from .checkpoint import (SAFE_WEIGHTS_NAME, WEIGHTS_NAME, as_numpy, check_saved_directory, load_state_dict,
+                         save_pretrained_files)
 from .config import RoFormerConfig
-from .hub import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, resolve_pretrained
-from .utils import atomic_path
 
 logger = logging.getLogger("paddle_roformer")
 
@@ -80,39 +81,46 @@ class RoFormerPretrainedModel(nn.Layer):
         return self.is_base_model or key.startswith(BASE_PREFIX)
 
     # ------------------------------------------------------------------ saving
-    def save_pretrained(self, save_directory: str, safe_serialization: bool = False) -> None:
-        """Write ``config.json`` and the weights, each atomically.
+    def save_pretrained(self, save_directory: Union[str, os.PathLike], safe_serialization: bool = False, *,
+                        is_main_process: bool = True, state_dict: Optional[Mapping[str, object]] = None,
+                        max_shard_size: Union[int, str, None] = None, variant: Optional[str] = None) -> None:
+        """Write ``config.json`` and the weights into ``save_directory``, as one atomic change.
 
         The weights go to ``model_state.pdparams`` (PaddleNLP's pickle format), or with
-        ``safe_serialization=True`` to ``model.safetensors``, which loads without running code
-        (and which ``from_pretrained`` prefers when a directory has both).
+        ``safe_serialization=True`` to ``model.safetensors`` (tied weights stored once); the other
+        format's file, if there, is removed. See ``checkpoint.save_pretrained_files`` for what is
+        atomic. PaddleNLP's keywords: ``is_main_process=False`` writes nothing (the other ranks of
+        a distributed run); ``state_dict`` is saved instead of the model's own; ``max_shard_size`` is
+        accepted when the weights fit in one file (no sharding here), else a ValueError; ``variant``
+        is not supported.
         """
-        save_directory = os.fspath(save_directory)
-        if os.path.isfile(save_directory):
-            raise ValueError(f"save_directory {save_directory!r} is a file, expected a directory")
-        os.makedirs(save_directory, exist_ok=True)
+        if variant is not None:
+            raise ValueError(f"save_pretrained: variant={variant!r} is not supported (the file names are fixed)")
+        if not is_main_process:
+            return
+        state = dict(self.state_dict() if state_dict is None else state_dict)
+        if safe_serialization:  # the tied MLM decoder weight is the word embedding: store it once
+            for key in self._tied_keys():
+                state.pop(key, None)
+        if max_shard_size is not None:
+            _check_fits_one_shard(state, max_shard_size)
         config = self.config.update(architectures=[type(self).__name__])
-        if safe_serialization:
-            save_safetensors(self, os.path.join(save_directory, SAFE_WEIGHTS_NAME))
-        else:
-            path = os.path.join(save_directory, WEIGHTS_NAME)
-            with atomic_path(path) as tmp:
-                paddle.save(self.state_dict(), tmp)
-            _saved_here.add(_file_identity(path))
-        config.save_pretrained(save_directory)
+        save_pretrained_files(save_directory, state, config.to_json_string(), safe_serialization=safe_serialization)
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, name_or_path: Union[str, os.PathLike], **overrides):
-        """Build the model from a registered name or a directory, then load its weights.
+        """Build the model from a registered name, a directory or a URL, then load its weights.
 
         ``overrides`` change the config first (``num_classes=3``, ``hidden_dropout_prob=0.0``, ...).
+        A directory whose last ``save_pretrained`` did not finish is refused (``InterruptedSaveError``).
         """
-        resolved = resolve_pretrained(name_or_path)
-        config = RoFormerConfig.from_pretrained(resolved.config_source, **overrides)
+        if isinstance(name_or_path, (str, os.PathLike)) and os.path.isdir(name_or_path):
+            check_saved_directory(name_or_path)
+        config_source, weights = _resolve(name_or_path)
+        config = RoFormerConfig.from_pretrained(config_source, **overrides)
         model = cls(config)
-        state_dict = load_state_file(resolved.weights, trusted=resolved.trusted)
-        report = model.load_pretrained_state_dict(state_dict)
+        report = model.load_pretrained_state_dict(load_state_dict(weights))
         model.eval()
         if report.initialized:
             logger.warning(
@@ -150,7 +158,7 @@ class RoFormerPretrainedModel(nn.Layer):
                     )
                 report.initialized.append(key)
                 continue
-            value = _to_numpy(source[key])
+            value = as_numpy(source[key])
             if list(value.shape) != list(param.shape):
                 if self._backbone_key(key):
                     raise ValueError(
@@ -190,73 +198,33 @@ class RoFormerPretrainedModel(nn.Layer):
         return dict(state_dict), []
 
 
-_warned_about_pickles = False
-_saved_here = set()  # pickles this process wrote itself: loading them back needs no warning
+def _resolve(name_or_path):
+    """(where the config comes from, local weights path) of a name, directory or URL, via the hub."""
+    resolve = getattr(hub, "resolve", None)
+    if resolve is None:
+        resolved = hub.resolve_pretrained(name_or_path)
+        return resolved.config_source, resolved.weights
+    weights = resolve(name_or_path, [SAFE_WEIGHTS_NAME, WEIGHTS_NAME])
+    return os.fspath(name_or_path), weights  # RoFormerConfig.from_pretrained resolves the config itself
 
 
-def _file_identity(path: str) -> tuple:
-    stat = os.stat(path)
-    return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
-def load_state_file(path: str, trusted: bool = True) -> Dict[str, np.ndarray]:
-    """Read a state dict (``.safetensors`` or ``.pdparams``) as numpy arrays.
-
-    ``.pdparams`` files are pickles, and unpickling runs code: loading one that is not
-    ``trusted`` (from a registered name, or with a checked sha256) and that this process did not
-    write itself warns once per process.
-    """
-    global _warned_about_pickles
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file not found: {path}")
-    if path.endswith(".safetensors"):
-        return load_safetensors(path)
-    if not trusted and not _warned_about_pickles and _file_identity(path) not in _saved_here:
-        _warned_about_pickles = True
-        warnings.warn(
-            f"{path} is a pickle: loading it can run code. Load pickles only from sources you trust, "
-            "or save with save_pretrained(..., safe_serialization=True) to get model.safetensors.",
-            UserWarning,
-            stacklevel=3,
+def _check_fits_one_shard(state: Mapping[str, object], max_shard_size: Union[int, str]) -> None:
+    """Accept ``max_shard_size`` (an int of bytes, or "10GB" / "500MiB") when no sharding is needed."""
+    if isinstance(max_shard_size, bool) or not isinstance(max_shard_size, (int, str)):
+        raise TypeError(f"max_shard_size must be an int or a string like '10GB', got {max_shard_size!r}")
+    limit = max_shard_size
+    if isinstance(max_shard_size, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]I?B|B)?\s*", max_shard_size.upper())
+        if not match:
+            raise ValueError(f"max_shard_size {max_shard_size!r} is not a size like '10GB' or '500MiB'")
+        limit = int(float(match[1]) * _SIZE_UNITS[match[2] or ""])
+    total = sum(as_numpy(v).nbytes for v in state.values())
+    if total > limit:
+        raise ValueError(
+            f"max_shard_size={max_shard_size!r}: the weights take {total} bytes and sharded checkpoints are not "
+            "supported; pass a larger max_shard_size, or none"
         )
-    try:
-        state = paddle.load(path)
-    except Exception as err:  # paddle raises several types for a corrupt or foreign file
-        raise ValueError(f"{path} is not a readable Paddle state dict ({type(err).__name__}: {err})") from err
-    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
-        raise ValueError(f"{path} does not hold a state dict (a mapping of parameter names to arrays)")
-    return {k: _to_numpy(v) for k, v in state.items()}
-
-
-def _safetensors_numpy():
-    try:
-        from safetensors import numpy as safetensors_numpy
-    except ImportError as err:
-        raise ImportError("model.safetensors needs the safetensors package: pip install safetensors") from err
-    return safetensors_numpy
-
-
-def save_safetensors(model: "RoFormerPretrainedModel", path: str) -> None:
-    """The state dict as safetensors; tied duplicates are stored once, bfloat16 as float32."""
-    tied = model._tied_keys()
-    arrays = {k: np.ascontiguousarray(_to_numpy(v)) for k, v in model.state_dict().items() if k not in tied}
-    with atomic_path(path) as tmp:
-        _safetensors_numpy().save_file(arrays, tmp, metadata={"format": "np"})
-
-
-def load_safetensors(path: str) -> Dict[str, np.ndarray]:
-    try:
-        return dict(_safetensors_numpy().load_file(path))
-    except ImportError:
-        raise
-    except Exception as err:
-        raise ValueError(f"{path} is not a readable safetensors file ({type(err).__name__}: {err})") from err
-
-
-def _to_numpy(value) -> np.ndarray:
-    """numpy has no bfloat16: such tensors come back as float32 (exactly representable)."""
-    if isinstance(value, paddle.Tensor):
-        if value.dtype == paddle.bfloat16:
-            value = value.astype("float32")
-        return value.numpy()
-    return np.asarray(value)
