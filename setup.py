@@ -43,6 +43,8 @@ setup(
             "transformers==4.45.2",
             "safetensors",
             "snownlp",
+            # The RoFormer(-Sim) checkpoints published with it; tests convert its own models.
+            "roformer==0.4.3",
         ]
         + PADDLENLP_REFERENCE,
     },

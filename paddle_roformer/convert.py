@@ -7,8 +7,12 @@ SRC is a Hugging Face model directory (``config.json`` with ``model.safetensors`
 ``model-0000x-of-0000y.safetensors`` + index, or ``pytorch_model.bin``), or a single weights file
 with ``--config``. The mapping is one explicit table: every source tensor is mapped or dropped on
 purpose, every Linear weight is transposed ([out, in] -> [in, out]), every shape is checked, and
-anything else is an error that names the key. DST is written in a temporary directory and renamed
-into place, so a failed conversion leaves nothing behind.
+anything else is an error that names the key.
+
+The converter never deletes what it did not write. DST may not be SRC, hold SRC, or be the current,
+home or root directory. Files are staged in a temporary directory and moved into DST only when
+everything succeeded, so a failed conversion writes nothing; ``--force`` replaces the converter's
+own files in an existing DST and leaves every other file there alone.
 """
 from __future__ import annotations
 
@@ -23,8 +27,8 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .config import RoFormerConfig
-from .utils import sha256_of
+from .config import ACTIVATIONS, CONFIG_NAME, RoFormerConfig
+from .utils import current_umask, fsync_directory, sha256_of
 
 # Hugging Face class -> (keys carry the "roformer." prefix, head)
 HF_ARCHITECTURES = {
@@ -39,6 +43,13 @@ HF_ARCHITECTURES = {
 HF_HEADS = {"RoFormerForSequenceClassification", "RoFormerForMultipleChoice"}  # heads unlike PaddleNLP's
 DEFAULT_TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 5e-2}
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+WEIGHTS_NAME = "model_state.pdparams"
+SAFE_WEIGHTS_NAME = "model.safetensors"
+# Every name the converter writes (or replaces, with --force) in DST; nothing else there is touched.
+OUTPUT_FILES = (CONFIG_NAME, WEIGHTS_NAME, SAFE_WEIGHTS_NAME) + TOKENIZER_FILES
+# Keys the ``roformer`` package on PyPI (0.4.x) writes into every config.json. They switch its
+# classes to RoFormer-v2 (scale-free RMS norm, Linear layers without bias, a bias-free LM head).
+PACKAGE_CONFIG_KEYS = ("norm_type", "use_bias", "pooler_activation")
 
 
 class ConversionError(ValueError):
@@ -171,8 +182,39 @@ def hf_to_paddle_state_dict(hf_state: Dict[str, np.ndarray], model, architecture
 # ---------------------------------------------------------------------------- reading
 
 
+def is_package_config(values: Dict) -> bool:
+    """Whether a config.json was written by the ``roformer`` package (it adds ``norm_type`` & co.)."""
+    return any(key in values for key in PACKAGE_CONFIG_KEYS)
+
+
+def _package_settings(values: Dict) -> Dict:
+    """Translate the ``roformer`` package's keys into ours; RoFormer-v2 settings are refused."""
+    values = dict(values)
+    norm_type = values.pop("norm_type", "layer_norm")
+    use_bias = values.pop("use_bias", True)
+    activation = values.pop("pooler_activation", "tanh")
+    v2 = [f"{key}={value!r}" for key, value, v1 in (("norm_type", norm_type, norm_type == "layer_norm"),
+                                                     ("use_bias", use_bias, use_bias is True)) if not v1]
+    if v2:
+        raise ConversionError(
+            f"config.json has {', '.join(v2)}: a RoFormer-v2 checkpoint (RMS norm without scale, Linear "
+            "layers without bias). RoFormer-v2 is not supported; only RoFormer (norm_type='layer_norm', "
+            "use_bias=true) converts"
+        )
+    if activation not in ACTIVATIONS:
+        raise ConversionError(f"config.json has pooler_activation={activation!r}; supported: {list(ACTIVATIONS)}")
+    if values.get("pool_act", activation) != activation:
+        raise ConversionError(f"config.json has pooler_activation={activation!r} and pool_act={values['pool_act']!r}")
+    values["pool_act"] = activation
+    # The package adds its causal mask only for tokens after a key/value cache; the first pass
+    # over the input (the prompt, in generation) is bidirectional. Our ``is_decoder`` would mask
+    # every pass, so it stays off: with one new token per step the two agree.
+    values["is_decoder"] = False
+    return values
+
+
 def config_from_hf(values: Dict, architecture: Optional[str] = None) -> Tuple[RoFormerConfig, str]:
-    """Our config (and the architecture) from a Hugging Face ``config.json`` dict."""
+    """Our config (and the architecture) from a Hugging Face or ``roformer``-package ``config.json`` dict."""
     if values.get("model_type") != "roformer":
         raise ConversionError(f"config.json has model_type={values.get('model_type')!r}, not 'roformer'")
     if architecture is None:
@@ -184,6 +226,8 @@ def config_from_hf(values: Dict, architecture: Optional[str] = None) -> Tuple[Ro
         architecture = names[0]
     if architecture not in HF_ARCHITECTURES:
         raise ConversionError(f"unsupported architecture {architecture!r}; supported: {sorted(HF_ARCHITECTURES)}")
+    if is_package_config(values):
+        values = _package_settings(values)
     values = dict(values, architectures=[architecture])
     if architecture in HF_HEADS:
         values["head_type"] = "huggingface"
@@ -241,14 +285,14 @@ def _read_sharded(index_path: str, reader) -> Dict[str, np.ndarray]:
     return state
 
 
-def read_checkpoint(src: str, config_path: Optional[str] = None) -> Tuple[Dict[str, np.ndarray], Dict, List[str]]:
-    """(state dict as numpy, config.json dict, files read) of a Hugging Face directory or weights file."""
+def locate_checkpoint(src: str, config_path: Optional[str] = None):
+    """(weights path, its reader, config path) of a Hugging Face directory or weights file; reads nothing."""
     if not os.path.exists(src):
         raise FileNotFoundError(f"SRC not found: {src}")
     if os.path.isdir(src):
         candidates = [
-            ("model.safetensors.index.json", lambda p: _read_sharded(p, _read_safetensors)),
-            ("model.safetensors", _read_safetensors),
+            (SAFE_WEIGHTS_NAME + ".index.json", lambda p: _read_sharded(p, _read_safetensors)),
+            (SAFE_WEIGHTS_NAME, _read_safetensors),
             ("pytorch_model.bin.index.json", lambda p: _read_sharded(p, _read_torch)),
             ("pytorch_model.bin", _read_torch),
         ]
@@ -259,9 +303,9 @@ def read_checkpoint(src: str, config_path: Optional[str] = None) -> Tuple[Dict[s
                 break
         else:
             raise FileNotFoundError(
-                f"{src} has no model.safetensors, sharded safetensors index, or pytorch_model.bin"
+                f"{src} has no {SAFE_WEIGHTS_NAME}, sharded safetensors index, or pytorch_model.bin"
             )
-        config_path = config_path or os.path.join(src, "config.json")
+        config_path = config_path or os.path.join(src, CONFIG_NAME)
     else:
         weights_path = src
         reader = _read_safetensors if src.endswith(".safetensors") else _read_torch
@@ -269,11 +313,24 @@ def read_checkpoint(src: str, config_path: Optional[str] = None) -> Tuple[Dict[s
             raise ConversionError("a single weights file needs --config (the model's config.json)")
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"config not found: {config_path}")
+    return weights_path, reader, config_path
+
+
+def read_config(config_path: str) -> Dict:
     with open(config_path, encoding="utf-8") as f:
         try:
             config = json.load(f)
         except json.JSONDecodeError as err:
             raise ConversionError(f"{config_path} is not valid JSON: {err}") from err
+    if not isinstance(config, dict):
+        raise ConversionError(f"{config_path} does not hold a JSON object")
+    return config
+
+
+def read_checkpoint(src: str, config_path: Optional[str] = None) -> Tuple[Dict[str, np.ndarray], Dict, List[str]]:
+    """(state dict as numpy, config.json dict, files read) of a Hugging Face directory or weights file."""
+    weights_path, reader, config_path = locate_checkpoint(src, config_path)
+    config = read_config(config_path)
     return reader(weights_path), config, [weights_path, config_path]
 
 
@@ -289,13 +346,16 @@ class ConversionReport:
     tokenizer_files: List[str] = field(default_factory=list)
     sha256: str = ""
     differences: Dict[str, float] = field(default_factory=dict)
+    written: List[str] = field(default_factory=list)  # file names placed in DST
+    removed: List[str] = field(default_factory=list)  # an older weights file of DST that would shadow ours
+    notes: List[str] = field(default_factory=list)
 
 
 def build_model(state: Dict[str, np.ndarray], config: RoFormerConfig, architecture: str):
     """Our model of ``architecture`` with the converted weights; returns (model, report)."""
-    import paddle_roformer
+    from .heads import get_model_class
 
-    model = getattr(paddle_roformer, architecture)(config)
+    model = get_model_class(architecture)(config)
     mapped = hf_to_paddle_state_dict(state, model, architecture)
     rules_prefix = "roformer." if HF_ARCHITECTURES[architecture][0] else ""
     target = {k: v.numpy() for k, v in model.state_dict().items()}
@@ -319,35 +379,44 @@ def convert(src: str, dst: str, config_path: Optional[str] = None, architecture:
             force: bool = False) -> ConversionReport:
     """Convert SRC into the directory DST; returns what was mapped, dropped and measured.
 
+    DST is checked before anything is read (see ``check_destination``). The files are staged in a
+    temporary directory and moved into DST only after everything, ``verify`` included, succeeded.
     With ``verify`` the source model runs in PyTorch and the written one in Paddle on the same
-    padded random batch; a difference above ``tolerance`` raises ``ConversionError`` and DST is
-    not written.
+    padded random batch; a difference above ``tolerance`` raises ``ConversionError``.
     """
     if dtype not in DEFAULT_TOLERANCE:
         raise ValueError(f"dtype must be one of {sorted(DEFAULT_TOLERANCE)}, got {dtype!r}")
     dst = os.path.abspath(dst)
-    if os.path.exists(dst) and not (os.path.isdir(dst) and not os.listdir(dst)) and not force:
-        raise FileExistsError(f"DST {dst} exists and is not empty; pass --force to replace it")
-    state, hf_config, _ = read_checkpoint(src, config_path)
-    config, architecture = config_from_hf(hf_config, architecture)
+    check_destination(src, dst, config_path, force)
+    weights_path, reader, config_path = locate_checkpoint(src, config_path)
+    hf_config = read_config(config_path)
+    config, architecture = config_from_hf(hf_config, architecture)  # before the (large) weights are read
+    state = reader(weights_path)
     model, report = build_model(state, config, architecture)
+    if is_package_config(hf_config) and hf_config.get("is_decoder"):
+        report.notes.append("is_decoder set to false: the roformer package masks only tokens after a cache; "
+                            "pass a causal or UniLM attention_mask where one is needed")
 
-    parent = os.path.dirname(dst)
+    exists = os.path.isdir(dst)
+    # Stage on DST's own filesystem: inside DST when it exists, else beside it.
+    parent = dst if exists else os.path.dirname(dst)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix="." + os.path.basename(dst) + ".", dir=parent)
+    staging = tempfile.mkdtemp(prefix="." + os.path.basename(dst) + ".", suffix=".converting", dir=parent)
     try:
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; DST follows the umask
         if dtype != "float32":
             model.to(dtype=dtype)
         model.save_pretrained(staging)
         report.tokenizer_files = _copy_tokenizer(src if os.path.isdir(src) else None, staging)
-        report.sha256 = sha256_of(os.path.join(staging, "model_state.pdparams"))
+        report.sha256 = sha256_of(os.path.join(staging, WEIGHTS_NAME))
         if verify:
             report.differences = verify_conversion(state, hf_config, architecture, staging)
             limit = DEFAULT_TOLERANCE[dtype] if tolerance is None else tolerance
             worst = max(report.differences.values())
             if worst > limit:
                 raise ConversionError(f"verification failed: max abs difference {worst:.3g} > tolerance {limit:g}")
-        _move_into_place(staging, dst)
+        report.written = sorted(os.listdir(staging))
+        report.removed = _move_into_place(staging, dst, exists)
     finally:
         if os.path.isdir(staging):
             shutil.rmtree(staging)
@@ -375,16 +444,60 @@ def _copy_tokenizer(src_dir: Optional[str], staging: str) -> List[str]:
     return sorted(f for f in os.listdir(staging) if f in TOKENIZER_FILES)
 
 
-def _move_into_place(staging: str, dst: str) -> None:
-    if os.path.isdir(dst) and not os.listdir(dst):
-        os.rmdir(dst)
-    if os.path.exists(dst):  # --force: swap, then remove the old directory
-        old = dst + ".old-" + os.path.basename(staging)
-        os.replace(dst, old)
-        os.replace(staging, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, dst)
+def _inside(path: str, directory: str) -> bool:
+    """Whether ``path`` is ``directory`` or below it (both already resolved)."""
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def check_destination(src: str, dst: str, config_path: Optional[str] = None, force: bool = False) -> None:
+    """Refuse a DST whose writing could delete or overwrite anything the converter did not write.
+
+    Refused: the current, home or root directory; SRC itself or a directory that holds SRC (or
+    ``config_path``); a path that exists and is not a directory; a non-empty directory without
+    ``force``. A DST inside SRC is fine: only DST's files are written.
+    """
+    real = os.path.realpath(dst)
+    for place, name in ((os.getcwd(), "the current directory"), (os.path.expanduser("~"), "the home directory"),
+                        (os.path.abspath(os.sep), "the root directory")):
+        if real == os.path.realpath(place):
+            raise ConversionError(f"DST {dst} is {name}; name a new directory for the converted model")
+    sources = [("SRC", src)] + ([("--config", config_path)] if config_path else [])
+    for label, path in sources:
+        source = os.path.realpath(path)
+        if source == real:
+            raise ConversionError(f"DST {dst} is {label} {path}; name a new directory for the converted model")
+        if _inside(source, real):
+            raise ConversionError(f"{label} {path} is inside DST {dst}; name a directory that does not hold the source")
+    if os.path.exists(dst) and not os.path.isdir(dst):
+        raise FileExistsError(f"DST {dst} exists and is not a directory")
+    if os.path.isdir(dst) and os.listdir(dst) and not force:
+        raise FileExistsError(
+            f"DST {dst} exists and is not empty; pass --force to replace the converter's files in it "
+            f"({', '.join(OUTPUT_FILES)}); other files are left alone"
+        )
+
+
+def _move_into_place(staging: str, dst: str, exists: bool) -> List[str]:
+    """Move the staged files into DST; returns the names of older files removed from DST."""
+    if not exists:
+        try:
+            os.replace(staging, dst)  # one rename: DST appears complete or not at all
+        except OSError as err:  # something was put at DST during the conversion
+            raise FileExistsError(f"DST {dst} appeared during the conversion; nothing was written to it") from err
+        fsync_directory(os.path.dirname(dst))
+        return []
+    written = set(os.listdir(staging))
+    # from_pretrained prefers model.safetensors to model_state.pdparams: an older one would be
+    # loaded instead of the new weights, so it goes with the rest of the replaced model.
+    removed = [name for name in (SAFE_WEIGHTS_NAME, WEIGHTS_NAME)
+               if name not in written and os.path.isfile(os.path.join(dst, name))]
+    for name in removed:
+        os.remove(os.path.join(dst, name))
+    # The weights before the config, as save_pretrained writes them.
+    for name in sorted(written, key=lambda n: (n != WEIGHTS_NAME, n != CONFIG_NAME, n)):
+        os.replace(os.path.join(staging, name), os.path.join(dst, name))
+    fsync_directory(dst)
+    return removed
 
 
 # ---------------------------------------------------------------------------- verifying
@@ -400,10 +513,10 @@ def verify_conversion(state: Dict[str, np.ndarray], hf_config: Dict, architectur
         raise ConversionError("--verify needs torch and transformers: pip install 'paddle_roformer[test]'") from err
     import paddle
 
-    import paddle_roformer
+    from .heads import get_model_class
 
-    hf_cfg = transformers.RoFormerConfig.from_dict(hf_config)
-    hf_model = getattr(transformers, architecture)(hf_cfg).eval()
+    hf_model, library = _reference_model(hf_config, architecture, state)
+    hf_cfg = hf_model.config
     state = dict(state)
     if HF_ARCHITECTURES[architecture][1] == "lm":  # the tied tensors a safetensors file stores once
         state.setdefault("cls.predictions.decoder.weight", state["roformer.embeddings.word_embeddings.weight"])
@@ -412,9 +525,9 @@ def verify_conversion(state: Dict[str, np.ndarray], hf_config: Dict, architectur
     result = hf_model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=False)
     missing = [k for k in result.missing_keys if "embed_positions" not in k]
     if missing or result.unexpected_keys:
-        raise ConversionError(f"the source does not load into transformers.{architecture}: "
+        raise ConversionError(f"the source does not load into {library}.{architecture}: "
                               f"missing {missing}, unexpected {result.unexpected_keys}")
-    ours = getattr(paddle_roformer, architecture).from_pretrained(converted_dir)
+    ours = get_model_class(architecture).from_pretrained(converted_dir)
 
     rng = np.random.RandomState(seed)
     seq = max(2, min(16, hf_cfg.max_position_embeddings))
@@ -435,8 +548,31 @@ def verify_conversion(state: Dict[str, np.ndarray], hf_config: Dict, architectur
     names = {"RoFormerModel": [("last_hidden_state", "last_hidden_state")],
              "RoFormerForQuestionAnswering": [("start_logits", "start_logits"), ("end_logits", "end_logits")]}
     pairs = names.get(architecture, [("logits", "logits")])
+    if architecture == "RoFormerModel" and getattr(ref, "pooler_output", None) is not None:
+        pairs.append(("pooler_output", "pooler_output"))  # a roformer-package model with its pooler
     return {theirs: float(np.abs(getattr(out, mine).numpy().astype("float64")
                                  - getattr(ref, theirs).numpy().astype("float64")).max()) for mine, theirs in pairs}
+
+
+def _reference_model(hf_config: Dict, architecture: str, state: Dict[str, np.ndarray]):
+    """The source's own PyTorch model, untrained: the ``roformer`` package's class for its
+    checkpoints, transformers' otherwise; returns (model, library name)."""
+    if is_package_config(hf_config):
+        try:
+            import roformer as library
+        except ImportError as err:
+            raise ConversionError("--verify of a checkpoint of the roformer package needs that package: "
+                                  "pip install roformer==0.4.3") from err
+        name = "roformer"
+    else:
+        import transformers as library
+
+        name = "transformers"
+    config = library.RoFormerConfig.from_dict(hf_config)
+    cls = getattr(library, architecture)
+    if name == "roformer" and architecture == "RoFormerModel":  # its pooler is optional
+        return cls(config, add_pooling_layer="pooler.dense.weight" in state).eval(), name
+    return cls(config).eval(), name
 
 
 # ---------------------------------------------------------------------------- command line
@@ -444,7 +580,8 @@ def verify_conversion(state: Dict[str, np.ndarray], hf_config: Dict, architectur
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="Hugging Face model directory, or a weights file (.safetensors / .bin) with --config")
-    parser.add_argument("dst", help="output directory (must not exist or be empty, unless --force)")
+    parser.add_argument("dst", help="output directory (must not exist or be empty, unless --force); "
+                                    "not SRC, a directory holding SRC, or the current, home or root directory")
     parser.add_argument("--config", help="config.json for a single weights file")
     parser.add_argument("--architecture", choices=sorted(HF_ARCHITECTURES),
                         help="override the class named in config.json's 'architectures'")
@@ -454,7 +591,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run both models on a padded random batch and fail above the tolerance")
     parser.add_argument("--tolerance", type=float,
                         help="max abs difference allowed by --verify (default 1e-4; 1e-2 float16; 5e-2 bfloat16)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty DST")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty DST, replacing only the converter's own files there")
     parser.add_argument("--verbose", action="store_true", help="list every mapped, dropped and initialised tensor")
 
 
@@ -474,11 +612,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"  dropped {key}")
     for key in report.initialized:
         print(f"  initialised {key} (no pooler in the source; pooled_output is untrained)")
+    for note in report.notes:
+        print(f"note: {note}")
     if report.tokenizer_files:
         print(f"tokenizer files: {', '.join(report.tokenizer_files)}")
     for name, diff in report.differences.items():
         print(f"verify {name}: max abs diff {diff:.3e}")
-    print(f"wrote {os.path.abspath(args.dst)}")
+    for name in report.removed:
+        print(f"removed the older {name} of DST (from_pretrained would load it instead of the new weights)")
+    print(f"wrote {', '.join(report.written)} to {os.path.abspath(args.dst)}")
     print(f"sha256 model_state.pdparams: {report.sha256}")
     return 0
 
