@@ -117,8 +117,8 @@ class RoFormerPretrainedModel(nn.Layer):
         """
         if isinstance(name_or_path, (str, os.PathLike)) and os.path.isdir(name_or_path):
             check_saved_directory(name_or_path)
-        config_source, weights = _resolve(name_or_path)
-        config = RoFormerConfig.from_pretrained(config_source, **overrides)
+        weights = hub.resolve(name_or_path, [SAFE_WEIGHTS_NAME, WEIGHTS_NAME])
+        config = RoFormerConfig.from_pretrained(name_or_path, **overrides)
         model = cls(config)
         report = model.load_pretrained_state_dict(load_state_dict(weights))
         model.eval()
@@ -196,16 +196,6 @@ class RoFormerPretrainedModel(nn.Layer):
             backbone = {k[len(BASE_PREFIX):]: v for k, v in state_dict.items() if k.startswith(BASE_PREFIX)}
             return backbone, sorted(k for k in state_dict if not k.startswith(BASE_PREFIX))
         return dict(state_dict), []
-
-
-def _resolve(name_or_path):
-    """(where the config comes from, local weights path) of a name, directory or URL, via the hub."""
-    resolve = getattr(hub, "resolve", None)
-    if resolve is None:
-        resolved = hub.resolve_pretrained(name_or_path)
-        return resolved.config_source, resolved.weights
-    weights = resolve(name_or_path, [SAFE_WEIGHTS_NAME, WEIGHTS_NAME])
-    return os.fspath(name_or_path), weights  # RoFormerConfig.from_pretrained resolves the config itself
 
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
