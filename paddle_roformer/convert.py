@@ -27,6 +27,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from .checkpoint import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, read_safetensors
 from .config import ACTIVATIONS, CONFIG_NAME, RoFormerConfig
 from .utils import current_umask, fsync_directory, sha256_of
 
@@ -43,8 +44,6 @@ HF_ARCHITECTURES = {
 HF_HEADS = {"RoFormerForSequenceClassification", "RoFormerForMultipleChoice"}  # heads unlike PaddleNLP's
 DEFAULT_TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 5e-2}
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
-WEIGHTS_NAME = "model_state.pdparams"
-SAFE_WEIGHTS_NAME = "model.safetensors"
 # Every name the converter writes (or replaces, with --force) in DST; nothing else there is touched.
 OUTPUT_FILES = (CONFIG_NAME, WEIGHTS_NAME, SAFE_WEIGHTS_NAME) + TOKENIZER_FILES
 # Keys the ``roformer`` package on PyPI (0.4.x) writes into every config.json. They switch its
@@ -239,13 +238,9 @@ def config_from_hf(values: Dict, architecture: Optional[str] = None) -> Tuple[Ro
 
 def _read_safetensors(path: str) -> Dict[str, np.ndarray]:
     try:
-        from safetensors.numpy import load_file
-    except ImportError as err:
-        raise ConversionError("reading .safetensors needs the safetensors package: pip install 'paddle_roformer[convert]'") from err
-    try:
-        return dict(load_file(path))
-    except Exception as err:  # SafetensorError, or a dtype numpy lacks
-        raise ConversionError(f"{path} is not a readable safetensors file (truncated or corrupt?): {err}") from err
+        return read_safetensors(path)
+    except ValueError as err:  # the message names the file and what is wrong with it
+        raise ConversionError(f"{err}; truncated or corrupt?") from err
 
 
 def _read_torch(path: str) -> Dict[str, np.ndarray]:

@@ -525,3 +525,18 @@ def test_roformer_package_pooler_activation_must_be_known(tmp_path, capsys):
     assert convert.main([src, str(tmp_path / "dst")]) == 1
     assert "pooler_activation='mish'" in capsys.readouterr().err
     assert not (tmp_path / "dst").exists()
+
+
+def test_safetensors_are_read_by_the_checkpoint_module(tmp_path, monkeypatch):
+    """One reader of weight files: paddle_roformer.checkpoint, which needs no safetensors package."""
+    from paddle_roformer import checkpoint
+
+    hf = hf_model("RoFormerForMaskedLM")
+    src = save_hf(hf, str(tmp_path / "src"), "sharded")
+    read = []
+    monkeypatch.setattr(convert, "read_safetensors", lambda path: read.append(path) or checkpoint.read_safetensors(path))
+    for name in ("safetensors", "safetensors.numpy"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now raises ImportError
+    assert convert.main([src, str(tmp_path / "dst")]) == 0
+    assert len(read) > 1 and all(p.endswith(".safetensors") for p in read)
+    assert compare(hf, str(tmp_path / "dst"), "RoFormerForMaskedLM") <= 1e-4
