@@ -25,8 +25,6 @@ import json
 import logging
 import os
 import pickle
-import re
-import secrets
 import socket
 import struct
 import time
@@ -35,7 +33,7 @@ from typing import Callable, Dict, Iterable, Mapping, Tuple
 import numpy as np
 
 from .config import CONFIG_NAME
-from .utils import fsync_directory
+from .utils import atomic_write, fsync_directory, pid_alive, remove_stale_temp_files
 
 logger = logging.getLogger("paddle_roformer")
 
@@ -210,7 +208,7 @@ def _write_pdparams(state: Mapping[str, object], f) -> None:
 
 def write_pdparams(state: Mapping[str, object], path: str) -> None:
     """Write ``{name: array or tensor}`` as ``paddle.save`` does, atomically."""
-    _atomic_write(path, lambda f: _write_pdparams(state, f))
+    atomic_write(path, lambda f: _write_pdparams(state, f))
 
 
 # ---------------------------------------------------------------------------- safetensors
@@ -315,7 +313,7 @@ def _write_safetensors(arrays: Mapping[str, object], f) -> None:
 
 def write_safetensors(arrays: Mapping[str, object], path: str) -> None:
     """Write ``{name: array or tensor}`` as a ``.safetensors`` file (bfloat16 as float32), atomically."""
-    _atomic_write(path, lambda f: _write_safetensors(arrays, f))
+    atomic_write(path, lambda f: _write_safetensors(arrays, f))
 
 
 # ---------------------------------------------------------------------------- any weights file
@@ -333,64 +331,6 @@ def load_state_dict(path: str) -> Dict[str, np.ndarray]:
     if path.endswith(".safetensors"):
         return read_safetensors(path)
     return read_pdparams(path)
-
-
-# ---------------------------------------------------------------------------- atomic files
-
-
-_TEMP_PATTERN = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
-
-
-def _temp_path(path: str) -> str:
-    # The pid in the name lets a later save tell a killed writer's leftovers from a live one's.
-    directory, name = os.path.split(path)
-    return os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
-def _atomic_write(path: str, write: Callable) -> None:
-    """``write(binary file)`` into a temporary file beside ``path``, fsync it, rename it onto ``path``.
-
-    The file is created with mode 0o666 minus the umask, as ``open`` would. On an exception the
-    temporary file is removed and ``path`` is unchanged.
-    """
-    tmp = _temp_path(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # os.kill(pid, 0) would terminate it there: assume alive
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def remove_stale_temp_files(directory: str, targets: Iterable[str]) -> list:
-    """Remove the temporary files of ``targets`` left in ``directory`` by processes no longer running."""
-    targets, removed = set(targets), []
-    for name in os.listdir(directory):
-        match = _TEMP_PATTERN.match(name)
-        if match and match["target"] in targets and not _pid_alive(int(match["pid"])):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(directory, name))
-                removed.append(name)
-    return removed
 
 
 # ---------------------------------------------------------------------------- the directory save
@@ -412,7 +352,7 @@ def _begin_save(directory: str, files: list) -> str:
         other = _read_marker(path)
         pid = other.get("pid")
         if (isinstance(pid, int) and pid != os.getpid() and other.get("host") == socket.gethostname()
-                and _pid_alive(pid)):
+                and pid_alive(pid)):
             raise RuntimeError(
                 f"{directory}: another process (pid {pid}) is saving a model into it right now; wait for it to "
                 f"finish, or delete {path} if that process is not saving"
@@ -420,9 +360,41 @@ def _begin_save(directory: str, files: list) -> str:
         logger.info("%s: taking over the marker of an interrupted save (%s)", directory, other or "unreadable")
     marker = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files}
-    _atomic_write(path, lambda f: f.write(json.dumps(marker, indent=2).encode("utf-8")))
+    atomic_write(path, lambda f: f.write(json.dumps(marker, indent=2).encode("utf-8")))
     fsync_directory(directory)
     return path
+
+
+class SaveInProgress:
+    """Handed out by ``directory_save``: set ``changed`` once the first file of the directory is replaced."""
+
+    changed = False
+
+
+@contextlib.contextmanager
+def directory_save(directory: str, files: Iterable[str]):
+    """Change the model files of ``directory`` as one unit, under the save marker.
+
+    The marker is put in place first, so a loader refuses the directory until the block ends. If
+    the block fails before it set ``changed`` (nothing replaced yet), the marker goes and the
+    directory is as it was; after that a failure keeps the marker until a later save completes.
+    """
+    directory = os.fspath(directory)
+    marker = _begin_save(directory, list(files))
+    save = SaveInProgress()
+    try:
+        yield save
+        fsync_directory(directory)
+    except BaseException:
+        if not save.changed:  # nothing was replaced: the directory is as it was
+            with contextlib.suppress(OSError):
+                os.remove(marker)
+        else:
+            logger.error("%s: the save failed half-way; the directory is refused until a save into it completes",
+                         directory)
+        raise
+    os.remove(marker)
+    fsync_directory(directory)
 
 
 def save_pretrained_files(directory: str, state: Mapping[str, object], config_text: str,
@@ -448,27 +420,14 @@ def save_pretrained_files(directory: str, state: Mapping[str, object], config_te
     if not safe_serialization:
         weights_name, other_name = other_name, weights_name
     remove_stale_temp_files(directory, [weights_name, other_name, config_name, SAVE_MARKER_NAME])
-    marker = _begin_save(directory, [weights_name, config_name])
     writer = _write_safetensors if safe_serialization else _write_pdparams
     weights_path = os.path.join(directory, weights_name)
-    changed = False
-    try:
-        _atomic_write(weights_path, lambda f: writer(state, f))
-        changed = True
-        _atomic_write(os.path.join(directory, config_name), lambda f: f.write(config_text.encode("utf-8")))
+    with directory_save(directory, [weights_name, config_name]) as save:
+        atomic_write(weights_path, lambda f: writer(state, f))
+        save.changed = True
+        atomic_write(os.path.join(directory, config_name), lambda f: f.write(config_text.encode("utf-8")))
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(directory, other_name))
-        fsync_directory(directory)
-    except BaseException:
-        if not changed:  # nothing was replaced: the directory is as it was
-            with contextlib.suppress(OSError):
-                os.remove(marker)
-        else:
-            logger.error("%s: the save failed half-way; the directory is refused until a save into it completes",
-                         directory)
-        raise
-    os.remove(marker)
-    fsync_directory(directory)
     return weights_path
 
 

@@ -27,7 +27,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .checkpoint import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, read_safetensors
+from .checkpoint import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, directory_save, read_safetensors
 from .config import ACTIVATIONS, CONFIG_NAME, RoFormerConfig
 from .utils import current_umask, fsync_directory, sha256_of
 
@@ -486,12 +486,14 @@ def _move_into_place(staging: str, dst: str, exists: bool) -> List[str]:
     # loaded instead of the new weights, so it goes with the rest of the replaced model.
     removed = [name for name in (SAFE_WEIGHTS_NAME, WEIGHTS_NAME)
                if name not in written and os.path.isfile(os.path.join(dst, name))]
-    for name in removed:
-        os.remove(os.path.join(dst, name))
-    # The weights before the config, as save_pretrained writes them.
-    for name in sorted(written, key=lambda n: (n != WEIGHTS_NAME, n != CONFIG_NAME, n)):
-        os.replace(os.path.join(staging, name), os.path.join(dst, name))
-    fsync_directory(dst)
+    # Under the save marker, as save_pretrained writes: a kill between two moves leaves a directory
+    # that loading refuses, never new weights beside an old config.
+    with directory_save(dst, sorted(written)) as save:
+        save.changed = True
+        for name in removed:
+            os.remove(os.path.join(dst, name))
+        for name in sorted(written, key=lambda n: (n != WEIGHTS_NAME, n != CONFIG_NAME, n)):
+            os.replace(os.path.join(staging, name), os.path.join(dst, name))
     return removed
 
 

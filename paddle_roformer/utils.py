@@ -5,28 +5,72 @@ import contextlib
 import difflib
 import hashlib
 import os
-import tempfile
-from typing import Iterable, Iterator, Optional
+import re
+import secrets
+from typing import Callable, Iterable, List, Optional
 
 
-@contextlib.contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+_TEMP_PATTERN = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 
-    A crash or exception leaves ``path`` as it was and removes the temporary file.
+
+def _temp_path(path: str) -> str:
+    # The pid in the name lets a later writer tell a killed writer's leftovers from a live one's.
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def atomic_write(path: str, write: Callable) -> None:
+    """``write(binary file)`` into a temporary file beside ``path``, fsync it, rename it onto ``path``.
+
+    The file is created with mode 0o666 minus the umask, as ``open`` would (not mkstemp's 0600).
+    On an exception the temporary file is removed and ``path`` is unchanged; the rename is made
+    durable by an fsync of the directory.
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
+    tmp = _temp_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; a saved file follows the umask
-        yield tmp
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
-        fsync_directory(directory)
-    finally:
-        if os.path.exists(tmp):
+    except BaseException:
+        with contextlib.suppress(OSError):
             os.remove(tmp)
+        raise
+    fsync_directory(directory)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate it there: assume alive
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(directory: str, targets: Iterable[str]) -> List[str]:
+    """Remove the temporary files of ``targets`` left in ``directory`` by processes no longer running."""
+    targets, removed = set(targets), []
+    for name in os.listdir(directory):
+        match = _TEMP_PATTERN.match(name)
+        if match and match["target"] in targets and not pid_alive(int(match["pid"])):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(directory, name))
+                removed.append(name)
+    return removed
 
 
 def current_umask() -> int:
@@ -55,14 +99,6 @@ def fsync_directory(directory: str) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def closest_match(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> Optional[str]:

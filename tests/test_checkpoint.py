@@ -331,14 +331,14 @@ def test_failure_in_the_weights_write_leaves_the_directory_as_it_was(tmp_path, m
 
 
 def _fail_on_config(monkeypatch, exc=OSError("killed")):
-    real = checkpoint._atomic_write
+    real = checkpoint.atomic_write
 
     def atomic_write(path, write):
         if path.endswith("config.json"):
             raise exc
         return real(path, write)
 
-    monkeypatch.setattr(checkpoint, "_atomic_write", atomic_write)
+    monkeypatch.setattr(checkpoint, "atomic_write", atomic_write)
 
 
 def test_interrupted_between_weights_and_config_is_refused_until_saved_again(tmp_path, monkeypatch):
@@ -367,7 +367,7 @@ def test_a_process_killed_mid_save_leaves_a_refused_directory_and_its_temp_is_cl
         import os, signal
         import numpy as np
         from paddle_roformer import checkpoint
-        real = checkpoint._atomic_write
+        real = checkpoint.atomic_write
         def atomic_write(path, write):
             if path.endswith("config.json"):
                 def half(f):
@@ -376,7 +376,7 @@ def test_a_process_killed_mid_save_leaves_a_refused_directory_and_its_temp_is_cl
                     os.kill(os.getpid(), signal.SIGKILL)
                 return real(path, half)
             return real(path, write)
-        checkpoint._atomic_write = atomic_write
+        checkpoint.atomic_write = atomic_write
         checkpoint.save_pretrained_files({str(tmp_path)!r}, {{"w": np.ones(3, "float32")}}, '{{"v": 1}}')
     """)
     child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)

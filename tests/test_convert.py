@@ -369,6 +369,29 @@ def test_failed_conversion_with_force_leaves_dst_as_it_was(tmp_path, capsys):
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
 
 
+def test_force_killed_between_moves_leaves_a_refused_dst(hf_src, tmp_path, monkeypatch):
+    from paddle_roformer.checkpoint import InterruptedSaveError
+
+    dst = tmp_path / "dst"
+    assert convert.main([hf_src, str(dst)]) == 0
+    real_replace = os.replace
+
+    def killed_after_the_weights(a, b):
+        if b == str(dst / "config.json"):  # the move into DST, not the staging save
+            raise KeyboardInterrupt("killed between the weights and the config")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(convert.os, "replace", killed_after_the_weights)
+    with pytest.raises(KeyboardInterrupt):
+        convert.convert(hf_src, str(dst), force=True)
+    monkeypatch.setattr(convert.os, "replace", real_replace)
+    with pytest.raises(InterruptedSaveError, match="did not finish"):
+        pr.RoFormerForTokenClassification.from_pretrained(str(dst))
+    assert convert.main([hf_src, str(dst), "--force"]) == 0  # a complete conversion repairs it
+    hf = hf_model("RoFormerForTokenClassification")
+    assert compare(hf, str(dst), "RoFormerForTokenClassification") <= 1e-4
+
+
 @pytest.mark.parametrize("umask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o002, 0o775, 0o664)],
                          ids=["umask022", "umask002"])
 def test_written_files_follow_the_umask(hf_src, tmp_path, umask, dir_mode, file_mode):

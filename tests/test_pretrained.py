@@ -175,7 +175,7 @@ def test_save_interrupted_after_the_weights_is_refused_not_loaded(tmp_path, monk
     """New weights with the old config never load silently; the next complete save repairs the directory."""
     pr.RoFormerForSequenceClassification(tiny_config(num_labels=2)).save_pretrained(tmp_path)
     newer = pr.RoFormerForSequenceClassification(tiny_config(num_labels=2, hidden_act="relu"))
-    real = checkpoint._atomic_write
+    real = checkpoint.atomic_write
 
     def killed_at_config(path, write):
         if path.endswith("config.json"):
@@ -183,7 +183,7 @@ def test_save_interrupted_after_the_weights_is_refused_not_loaded(tmp_path, monk
         return real(path, write)
 
     with monkeypatch.context() as patch:
-        patch.setattr(checkpoint, "_atomic_write", killed_at_config)
+        patch.setattr(checkpoint, "atomic_write", killed_at_config)
         with pytest.raises(KeyboardInterrupt):
             newer.save_pretrained(tmp_path)
     assert '"hidden_act": "gelu"' in (tmp_path / "config.json").read_text()  # the old config is still there

@@ -4,7 +4,8 @@ import stat
 
 import pytest
 
-from paddle_roformer.utils import atomic_path, atomic_write_text, closest_match, current_umask, sha256_of
+from paddle_roformer.utils import (atomic_write, atomic_write_text, closest_match, current_umask,
+                                   remove_stale_temp_files, sha256_of)
 
 
 @pytest.fixture
@@ -26,12 +27,27 @@ def test_atomic_write_replaces_and_follows_the_umask(tmp_path, umask_022):
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("old")
+
+    def killed(f):
+        f.write(b"half")
+        raise RuntimeError("killed")
+
     with pytest.raises(RuntimeError):
-        with atomic_path(str(path)) as tmp:
-            with open(tmp, "w") as f:
-                f.write("half")
-            raise RuntimeError("killed")
+        atomic_write(str(path), killed)
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_only_temp_files_of_dead_processes_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    names = [f".a.txt.{dead_pid}.0123abcd.tmp", f".a.txt.{os.getpid()}.0123abcd.tmp", f".b.txt.{dead_pid}.0123abcd.tmp"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    assert remove_stale_temp_files(str(tmp_path), ["a.txt"]) == [names[0]]
+    assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
 
 
 def test_current_umask_does_not_change_it(umask_022):
