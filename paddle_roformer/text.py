@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 import unicodedata
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -29,9 +30,6 @@ CJK_RANGES = (
 )
 EXTRA_SYMBOLS = (0x00AD, 0x00B2, 0x00BA, 0x3007, 0x00B5, 0x00D8, 0x014B, 0x01B1)  # split like punctuation
 MAX_CHARS_PER_WORD = 100
-
-# (token id, start, end) of one WordPiece token; offsets are character positions.
-Piece = Tuple[int, int, int]
 
 
 def _ranges_to_class(codepoints: Iterable[int]) -> str:
@@ -202,6 +200,24 @@ _NEG_INF = float("-inf")
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
+class _Snapshot:
+    """One state of jieba's dictionary with its score table and its cache of segmented blocks.
+
+    A segmenter publishes a snapshot only once it is complete (one attribute assignment), so a
+    thread never sees a key without its table; a new dictionary state gets a new snapshot and a
+    new cache, so a thread still working on the old state cannot pollute the new one.
+    """
+
+    __slots__ = ("key", "freq", "scores", "alone", "cache")
+
+    def __init__(self, key: tuple, freq: Dict[str, int], scores: Dict[str, Optional[float]], total: int):
+        self.key = key
+        self.freq = freq  # jieba's live dictionary: a deletion (frequency set to 0) shows at once
+        self.scores = scores
+        self.alone = -math.log(total)  # a character that starts no word: log(1) - log(total)
+        self.cache: Dict[str, tuple] = {}
+
+
 class JiebaSegmenter:
     """``jieba.cut(text, HMM=False)``, computed from jieba's own dictionary, faster.
 
@@ -215,48 +231,49 @@ class JiebaSegmenter:
     ``suggest_freq``) are seen: adding changes jieba's total or its size, which rebuilds the table;
     deleting sets a frequency to 0, and a result is only kept if every dictionary word on its best
     path still has a frequency (a word off the path cannot change the best path by going away).
+
+    Safe to share between threads: the table is built under a lock and published whole.
     """
 
     _han = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
     _skip = re.compile("(\r\n|\\s)")
     _tables: Dict[tuple, Dict[str, Optional[float]]] = {}  # dictionary state -> scores, shared
+    _lock = threading.Lock()  # guards _tables and the building of a snapshot
 
     def __init__(self, cache_size: int = 1 << 18):
         import jieba
 
         self._jieba = jieba
         self.cache_size = cache_size
-        self._key = None
-        self._cache: Dict[str, tuple] = {}
+        self._snapshot: Optional[_Snapshot] = None
 
-    def _sync(self) -> None:
+    def _current(self, stale: Optional[_Snapshot] = None) -> _Snapshot:
+        """The snapshot of jieba's dictionary as it is now; ``stale``: one known to be out of date."""
         dt = self._jieba.dt
         dt.check_initialized()
         key = (id(dt.FREQ), dt.total, len(dt.FREQ))
-        if key != self._key:
-            self._key = key
-            self._cache.clear()
-            self._freq = dt.FREQ
-            self._neg_logtotal = -math.log(dt.total)
-            table = self._tables.get(key)
-            if table is None:
-                self._tables.clear()  # only the current dictionary state is worth keeping
-                table = self._tables[key] = self._build_table(dt.FREQ, math.log(dt.total))
-            self._scores = table
-
-    @staticmethod
-    def _build_table(freq: Dict[str, int], logtotal: float) -> Dict[str, Optional[float]]:
-        log = math.log
-        return {w: (log(f) - logtotal if f else None) for w, f in freq.items()}
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.key == key and snapshot is not stale:
+            return snapshot
+        with JiebaSegmenter._lock:
+            snapshot = self._snapshot  # another thread may have built it while this one waited
+            if snapshot is None or snapshot.key != key or snapshot is stale:
+                table = None if stale is not None else self._tables.get(key)
+                if table is None:
+                    self._tables.clear()  # only the current dictionary state is worth keeping
+                    table = self._tables[key] = _score_table(dt.FREQ, math.log(dt.total))
+                snapshot = _Snapshot(key, dt.FREQ, table, dt.total)
+                self._snapshot = snapshot  # published complete
+        return snapshot
 
     def cut(self, text: str) -> List[str]:
-        self._sync()
+        snapshot = self._current()
         words: List[str] = []
         for block in self._han.split(text):
             if not block:
                 continue
             if self._han.match(block):
-                words.extend(self._segment_block(block))
+                words.extend(self._segment_block(block, snapshot))
             else:
                 for part in self._skip.split(block):
                     if self._skip.match(part):
@@ -265,70 +282,74 @@ class JiebaSegmenter:
                         words.extend(part)
         return words
 
-    def _segment_block(self, block: str) -> Tuple[str, ...]:
-        freq_get = self._freq.get
-        hit = self._cache.get(block)
+    def _segment_block(self, block: str, snapshot: _Snapshot) -> Tuple[str, ...]:
+        freq_get = snapshot.freq.get
+        hit = snapshot.cache.get(block)
         if hit is not None and all(freq_get(w) for w in hit[1]):
             return hit[0]
-        hit = self._cut_block(block)
+        hit = _cut_block(block, snapshot)
         if not all(freq_get(w) for w in hit[1]):  # a word was deleted since the table was built
-            self._key = None
-            self._tables.clear()
-            self._sync()
-            hit = self._cut_block(block)
-        if len(self._cache) >= self.cache_size:
-            self._cache.clear()
-        self._cache[block] = hit
+            snapshot = self._current(stale=snapshot)
+            hit = _cut_block(block, snapshot)
+        if len(snapshot.cache) >= self.cache_size:
+            snapshot.cache.clear()
+        snapshot.cache[block] = hit
         return hit[0]
 
-    def _cut_block(self, block: str):
-        """(words, dictionary words on the best path) of one block of CJK / alphanumeric text."""
-        get, n, alone = self._scores.get, len(block), self._neg_logtotal  # alone: log(1) - log(total)
-        best_score = [0.0] * (n + 1)
-        best_end = list(range(n + 1))
-        from_dictionary = [False] * n
-        for i in range(n - 1, -1, -1):
-            # jieba's DAG: every end j such that block[i:j+1] is a word with non-zero frequency
-            score = get(block[i], _MISSING)
-            if score is _MISSING:  # no word starts here: the character alone
-                best_score[i] = alone + best_score[i + 1]
-                continue
-            top, top_end, j = _NEG_INF, i, i
-            while True:
-                if score is not None:
-                    total = score + best_score[j + 1]
-                    if total >= top:  # max over (score, end): a tie goes to the larger end
-                        top = total
-                        top_end = j
-                j += 1
-                if j >= n:
-                    break
-                score = get(block[i : j + 1], _MISSING)
-                if score is _MISSING:
-                    break
-            if top == _NEG_INF:  # only zero-frequency prefixes start here
-                best_score[i] = alone + best_score[i + 1]
-            else:
-                best_score[i] = top
-                best_end[i] = top_end
-                from_dictionary[i] = True
-        words, path, buf, x = [], [], "", 0
-        while x < n:
-            y = best_end[x] + 1
-            word = block[x:y]
-            if from_dictionary[x]:
-                path.append(word)
-            if y - x == 1 and word in _ASCII_ALNUM:  # jieba joins single letters and digits
-                buf += word
-            else:
-                if buf:
-                    words.append(buf)
-                    buf = ""
-                words.append(word)
-            x = y
-        if buf:
-            words.append(buf)
-        return tuple(words), tuple(path)
+
+def _score_table(freq: Dict[str, int], logtotal: float) -> Dict[str, Optional[float]]:
+    log = math.log
+    return {w: (log(f) - logtotal if f else None) for w, f in freq.items()}
+
+
+def _cut_block(block: str, snapshot: _Snapshot):
+    """(words, dictionary words on the best path) of one block of CJK / alphanumeric text."""
+    get, n, alone = snapshot.scores.get, len(block), snapshot.alone
+    best_score = [0.0] * (n + 1)
+    best_end = list(range(n + 1))
+    from_dictionary = [False] * n
+    for i in range(n - 1, -1, -1):
+        # jieba's DAG: every end j such that block[i:j+1] is a word with non-zero frequency
+        score = get(block[i], _MISSING)
+        if score is _MISSING:  # no word starts here: the character alone
+            best_score[i] = alone + best_score[i + 1]
+            continue
+        top, top_end, j = _NEG_INF, i, i
+        while True:
+            if score is not None:
+                total = score + best_score[j + 1]
+                if total >= top:  # max over (score, end): a tie goes to the larger end
+                    top = total
+                    top_end = j
+            j += 1
+            if j >= n:
+                break
+            score = get(block[i : j + 1], _MISSING)
+            if score is _MISSING:
+                break
+        if top == _NEG_INF:  # only zero-frequency prefixes start here
+            best_score[i] = alone + best_score[i + 1]
+        else:
+            best_score[i] = top
+            best_end[i] = top_end
+            from_dictionary[i] = True
+    words, path, buf, x = [], [], "", 0
+    while x < n:
+        y = best_end[x] + 1
+        word = block[x:y]
+        if from_dictionary[x]:
+            path.append(word)
+        if y - x == 1 and word in _ASCII_ALNUM:  # jieba joins single letters and digits
+            buf += word
+        else:
+            if buf:
+                words.append(buf)
+                buf = ""
+            words.append(word)
+        x = y
+    if buf:
+        words.append(buf)
+    return tuple(words), tuple(path)
 
 
 def split_on_special(text: str, pattern: Optional[re.Pattern]) -> List[Tuple[str, int, bool]]:

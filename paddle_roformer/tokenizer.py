@@ -3,26 +3,21 @@ with character offsets in every mode.
 """
 from __future__ import annotations
 
+import inspect
 import json
-import logging
 import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .text import (
-    JiebaSegmenter,
-    WordPieceEncoder,
-    char_classes,
-    clean_text,
-    is_cjk,
-    jieba_words,
-    split_on_special,
-)
+from . import encoding
+from .encoding import BatchEncoding, EncodingOptions, SpecialIds
+from .text import JiebaSegmenter, WordPieceEncoder, char_classes, clean_text, is_cjk, jieba_words, split_on_special
 from .utils import atomic_write_text
+from .vocab import read_vocab, token_to_id, write_vocab
 
-logger = logging.getLogger("paddle_roformer")
+__all__ = ["RoFormerTokenizer", "BatchEncoding", "EncodingOptions"]
 
 VOCAB_NAME = "vocab.txt"
 TOKENIZER_CONFIG_NAME = "tokenizer_config.json"
@@ -34,39 +29,8 @@ IGNORED_CONFIG_KEYS = frozenset(
      "added_tokens_decoder", "clean_up_tokenization_spaces", "tokenize_chinese_chars", "strip_accents",
      "never_split", "do_basic_tokenize", "additional_special_tokens", "padding_side", "truncation_side"}
 )
-TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
-PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 
 TextInput = Union[str, Sequence[str]]
-
-
-class BatchEncoding(dict):
-    """The dict returned by a tokenizer call; ``enc.input_ids`` works as well as ``enc["input_ids"]``."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-def load_vocab(vocab_file: str) -> Dict[str, int]:
-    """One token per line; the line number is the id (a repeated token keeps its last line, as PaddleNLP)."""
-    if vocab_file is None:
-        raise TypeError("vocab_file must be a path to vocab.txt, got None")
-    vocab_file = os.fspath(vocab_file)
-    if not os.path.isfile(vocab_file):
-        raise FileNotFoundError(
-            f"vocab file not found: {vocab_file!r}; pass the path of a vocab.txt, or build one with "
-            "paddle_roformer.build_vocab"
-        )
-    vocab: Dict[str, int] = {}
-    with open(vocab_file, encoding="utf-8") as f:
-        for index, line in enumerate(f):
-            vocab[line.rstrip("\n")] = index
-    if not vocab or all(not t.strip() for t in vocab):
-        raise ValueError(f"vocab file {vocab_file!r} is empty")
-    return vocab
 
 
 class RoFormerTokenizer:
@@ -107,12 +71,12 @@ class RoFormerTokenizer:
         if unknown:
             raise TypeError(f"RoFormerTokenizer got unexpected arguments {unknown}")
         self.vocab_file = os.fspath(vocab_file) if vocab_file is not None else None
-        self.vocab = load_vocab(vocab_file)
-        self.ids_to_tokens = {i: t for t, i in self.vocab.items()}
+        self.ids_to_tokens: List[str] = read_vocab(vocab_file)  # every line: id -> token
+        self.vocab: Dict[str, int] = token_to_id(self.ids_to_tokens)  # a repeated token: its last line
         self.do_lower_case = bool(do_lower_case)
         self.use_jieba = bool(use_jieba)
         self.split_special_tokens = bool(split_special_tokens)
-        self.model_max_length = int(model_max_length) if model_max_length else int(1e30)
+        self.model_max_length = int(model_max_length) if model_max_length else encoding.NO_LIMIT
         self.unk_token, self.sep_token, self.pad_token = unk_token, sep_token, pad_token
         self.cls_token, self.mask_token = cls_token, mask_token
         for name in SPECIAL_TOKEN_NAMES:
@@ -125,13 +89,20 @@ class RoFormerTokenizer:
         self._special_pattern = None if self.split_special_tokens else re.compile("|".join(map(re.escape, specials)))
         char_classes()  # build the character tables now rather than on the first call
 
+    def __repr__(self) -> str:
+        length = "" if self.model_max_length >= encoding.NO_LIMIT else f", model_max_length={self.model_max_length}"
+        split = ", split_special_tokens=True" if self.split_special_tokens else ""
+        return (f"RoFormerTokenizer(vocab_file={self.vocab_file!r}, vocab_size={self.vocab_size}, "
+                f"use_jieba={self.use_jieba}, do_lower_case={self.do_lower_case}{length}{split})")
+
     # ------------------------------------------------------------------ vocabulary
     @property
     def vocab_size(self) -> int:
-        return len(self.vocab)
+        """Lines of the vocabulary file: the rows of the embedding table (a repeated token counts each time)."""
+        return len(self.ids_to_tokens)
 
     def __len__(self) -> int:
-        return len(self.vocab)
+        return len(self.ids_to_tokens)
 
     def get_vocab(self) -> Dict[str, int]:
         return dict(self.vocab)
@@ -164,8 +135,8 @@ class RoFormerTokenizer:
         return [self._id_to_token(int(i)) for i in _as_id_list(ids) if int(i) not in special]
 
     def _id_to_token(self, index: int) -> str:
-        if index not in self.ids_to_tokens:
-            raise ValueError(f"token id {index} is outside the vocabulary [0, {len(self.vocab)})")
+        if not 0 <= index < len(self.ids_to_tokens):
+            raise ValueError(f"token id {index} is outside the vocabulary [0, {len(self.ids_to_tokens)})")
         return self.ids_to_tokens[index]
 
     # ------------------------------------------------------------------ tokenizing
@@ -220,20 +191,19 @@ class RoFormerTokenizer:
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return 3 if pair else 2
 
+    def special_ids(self) -> SpecialIds:
+        """The ids ``encoding`` inserts: [CLS], [SEP], [PAD] and padding's token type."""
+        return SpecialIds(self.cls_token_id, self.sep_token_id, self.pad_token_id, self.pad_token_type_id)
+
     def build_inputs_with_special_tokens(self, token_ids_0: List[int], token_ids_1: Optional[List[int]] = None):
         """``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``."""
-        if token_ids_1 is None:
-            return [self.cls_token_id] + list(token_ids_0) + [self.sep_token_id]
-        return [self.cls_token_id] + list(token_ids_0) + [self.sep_token_id] + list(token_ids_1) + [self.sep_token_id]
+        return encoding.with_special_tokens(token_ids_0, token_ids_1, self.special_ids())
 
     def build_offset_mapping_with_special_tokens(self, offsets_0, offsets_1=None):
-        if offsets_1 is None:
-            return [(0, 0)] + list(offsets_0) + [(0, 0)]
-        return [(0, 0)] + list(offsets_0) + [(0, 0)] + list(offsets_1) + [(0, 0)]
+        return encoding.offsets_with_special_tokens(offsets_0, offsets_1)
 
     def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None) -> List[int]:
-        first = [0] * (len(token_ids_0) + 2)
-        return first if token_ids_1 is None else first + [1] * (len(token_ids_1) + 1)
+        return encoding.token_type_ids(token_ids_0, token_ids_1)
 
     def get_special_tokens_mask(self, token_ids_0, token_ids_1=None, already_has_special_tokens=False) -> List[int]:
         if already_has_special_tokens:
@@ -241,9 +211,7 @@ class RoFormerTokenizer:
                 raise ValueError("token_ids_1 must be None when already_has_special_tokens=True")
             marks = {self.cls_token_id, self.sep_token_id}
             return [1 if i in marks else 0 for i in token_ids_0]
-        if token_ids_1 is None:
-            return [1] + [0] * len(token_ids_0) + [1]
-        return [1] + [0] * len(token_ids_0) + [1] + [0] * len(token_ids_1) + [1]
+        return encoding.special_tokens_mask(token_ids_0, token_ids_1)
 
     # ------------------------------------------------------------------ decoding
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
@@ -299,36 +267,20 @@ class RoFormerTokenizer:
         ``truncation_strategy`` and Hugging Face's ``max_length`` / ``padding`` / ``truncation``.
         Giving only a maximum length truncates to it (``longest_first``).
         """
-        if max_length is None:
-            max_length = max_seq_len
-        padding_strategy, truncation, max_length = self._strategies(
-            max_length, padding, truncation, pad_to_max_seq_len, truncation_strategy, pad_to_multiple_of
+        options = EncodingOptions.resolve(
+            max_length=max_seq_len if max_length is None else max_length, padding=padding, truncation=truncation,
+            pad_to_max_seq_len=pad_to_max_seq_len, truncation_strategy=truncation_strategy,
+            model_max_length=self.model_max_length, pair=text_pair is not None, stride=stride,
+            pad_to_multiple_of=pad_to_multiple_of, add_special_tokens=add_special_tokens,
+            return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
+            return_position_ids=return_position_ids, return_special_tokens_mask=return_special_tokens_mask,
+            return_offsets_mapping=return_offsets_mapping, return_overflowing_tokens=return_overflowing_tokens,
+            return_length=return_length, return_tensors=return_tensors, return_dict=return_dict,
         )
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
-            raise ValueError(f"stride must be a non-negative integer, got {stride!r}")
-        if return_token_type_ids is None:
-            return_token_type_ids = True
-        if return_token_type_ids and not add_special_tokens:
-            raise ValueError("return_token_type_ids=True needs add_special_tokens=True (PaddleNLP's rule)")
-        if return_overflowing_tokens and truncation == "longest_first" and text_pair is not None:
-            raise ValueError("overflowing tokens cannot be returned for pairs with truncation 'longest_first'; "
-                             "use 'only_first' or 'only_second'")
-        if return_tensors not in (None, "np", "pd"):
-            raise ValueError(f"return_tensors must be None, 'np' or 'pd', got {return_tensors!r}")
-        options = dict(
-            add_special_tokens=add_special_tokens, truncation=truncation, max_length=max_length,
-            return_position_ids=bool(return_position_ids), return_token_type_ids=return_token_type_ids,
-            return_overflowing_tokens=return_overflowing_tokens, return_special_tokens_mask=return_special_tokens_mask,
-            return_offsets_mapping=return_offsets_mapping, is_split_into_words=is_split_into_words,
-        )
-        batched = _is_batch(text, is_split_into_words)
-        if not batched:
-            encoded = self._encode_one(text, text_pair, stride=stride, **options)
-            encoded = self._pad(encoded, padding_strategy, max_length, pad_to_multiple_of, bool(return_attention_mask))
-            if return_length:
-                encoded["length"] = encoded["seq_len"] = len(encoded["input_ids"])
-            return _to_tensors(BatchEncoding(encoded), return_tensors, prepend_batch_axis=True)
-
+        specials = self.special_ids()
+        if not _is_batch(text, is_split_into_words):
+            example = self._encode(text, text_pair, is_split_into_words, specials, options)
+            return encoding.collate([example], specials, options, batched=False)
         if text_pair is not None:
             if isinstance(text_pair, str) or not isinstance(text_pair, (list, tuple)):
                 raise TypeError("text_pair must be a list with one entry per text when text is a batch")
@@ -338,28 +290,13 @@ class RoFormerTokenizer:
         for i, item in enumerate(text):
             pair = text_pair[i] if text_pair is not None else None
             try:
-                if stride and pair is not None:
-                    encoded_list = self._windows(item, pair, i, stride, **options)
+                if options.stride and pair is not None:
+                    examples += self._windows(item, pair, i, is_split_into_words, specials, options)
                 else:
-                    encoded_list = [self._encode_one(item, pair, stride=stride, **options)]
+                    examples.append(self._encode(item, pair, is_split_into_words, specials, options))
             except TypeError as err:
                 raise TypeError(f"batch item {i}: {err}") from None
-            for encoded in encoded_list:
-                if return_length:
-                    encoded["length"] = encoded["seq_len"] = len(encoded["input_ids"])
-                examples.append(encoded)
-        if padding_strategy == "longest":
-            target = max((len(e["input_ids"]) for e in examples), default=0)
-            padding_strategy = "max_length"
-        else:
-            target = max_length
-        examples = [self._pad(e, padding_strategy, target, pad_to_multiple_of, bool(return_attention_mask))
-                    for e in examples]
-        if not return_dict:
-            return [_to_tensors(BatchEncoding(e), return_tensors, prepend_batch_axis=True) for e in examples]
-        keys = list(examples[0]) if examples else ["input_ids"]
-        merged = BatchEncoding({k: [e[k] for e in examples] for k in keys})
-        return _to_tensors(merged, return_tensors, prepend_batch_axis=False)
+        return encoding.collate(examples, specials, options)
 
     def encode(self, text, text_pair=None, **kwargs):
         """Same as calling the tokenizer on a single text (or pair)."""
@@ -367,31 +304,18 @@ class RoFormerTokenizer:
             raise TypeError("encode takes a single text; call the tokenizer on a list to encode a batch")
         return self(text, text_pair, **kwargs)
 
-    def _strategies(self, max_length, padding, truncation, pad_to_max_seq_len, truncation_strategy,
-                    pad_to_multiple_of):
-        """PaddleNLP 2.8's resolution of the old and new padding / truncation arguments."""
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
-                                       or max_length < 1):
-            raise ValueError(f"max_length / max_seq_len must be a positive integer, got {max_length!r}")
-        if max_length is not None and padding is False and truncation is False and not truncation_strategy:
-            truncation = "longest_first"
-        if padding is False and pad_to_max_seq_len:
-            padding = "max_length" if max_length is not None else "longest"
-        padding = _strategy("padding", padding, "longest", "do_not_pad", PADDING_STRATEGIES)
-        if (truncation is False or truncation is None) and truncation_strategy:
-            truncation = truncation_strategy
-        truncation = _strategy("truncation", truncation, "longest_first", "do_not_truncate", TRUNCATION_STRATEGIES)
-        if max_length is None:
-            if padding == "max_length" or truncation != "do_not_truncate":
-                if self.model_max_length < int(1e29):
-                    max_length = self.model_max_length
-                else:  # no model length known: nothing to pad or truncate to
-                    padding = "do_not_pad" if padding == "max_length" else padding
-                    truncation = "do_not_truncate"
-        if (truncation != "do_not_truncate" and padding != "do_not_pad" and pad_to_multiple_of and max_length
-                and max_length % pad_to_multiple_of):
-            raise ValueError(f"max_length {max_length} is not a multiple of pad_to_multiple_of {pad_to_multiple_of}")
-        return padding, truncation, max_length
+    def pad(self, encoded_inputs, padding: Union[bool, str] = True, max_length: Optional[int] = None,
+            pad_to_multiple_of: Optional[int] = None, return_attention_mask: Optional[bool] = None,
+            return_tensors: Optional[str] = None, verbose: bool = True) -> BatchEncoding:
+        """Pad encoded examples (a list of dicts, or a dict of lists) as PaddleNLP's ``tokenizer.pad``.
+
+        What ``DataCollatorWithPadding`` calls. ``padding`` True / ``"longest"`` pads to the longest
+        example, ``"max_length"`` to ``max_length`` (default ``model_max_length``); keys other than
+        ids (``labels``, ...) are kept as they are. See ``encoding.pad``.
+        """
+        return encoding.pad(encoded_inputs, self.special_ids(), padding=padding, max_length=max_length,
+                            pad_to_multiple_of=pad_to_multiple_of, return_attention_mask=return_attention_mask,
+                            return_tensors=return_tensors, model_max_length=self.model_max_length)
 
     def _ids_for(self, text, is_split_into_words: bool, with_offsets: bool):
         if text is None:
@@ -413,102 +337,23 @@ class RoFormerTokenizer:
         ids, spans, _ = self._pieces(text, with_offsets)
         return ids, spans
 
-    def _encode_one(self, text, text_pair, add_special_tokens, truncation, max_length, return_position_ids,
-                    return_token_type_ids, return_overflowing_tokens, return_special_tokens_mask,
-                    return_offsets_mapping, is_split_into_words, stride=0):
-        ids, spans = self._ids_for(text, is_split_into_words, return_offsets_mapping)
-        pair_ids, pair_spans = (None, None)
+    def _encode(self, text, text_pair, is_split_into_words: bool, specials: SpecialIds,
+                options: EncodingOptions) -> Dict[str, object]:
+        with_offsets = options.return_offsets_mapping
+        ids, spans = self._ids_for(text, is_split_into_words, with_offsets)
+        pair_ids = pair_spans = None
         if text_pair is not None:
-            pair_ids, pair_spans = self._ids_for(text_pair, is_split_into_words, return_offsets_mapping)
-        pair = pair_ids is not None
-        total = len(ids) + (len(pair_ids) if pair else 0) + (self.num_special_tokens_to_add(pair) if add_special_tokens else 0)
-        overflowing: List[int] = []
-        if truncation != "do_not_truncate" and max_length and total > max_length:
-            remove = total - max_length
-            ids, pair_ids, overflowing = _truncate(ids, pair_ids, remove, truncation, stride)
-            if return_offsets_mapping:
-                spans, pair_spans, _ = _truncate(spans, pair_spans, remove, truncation)
-        out: Dict[str, object] = {}
-        if return_overflowing_tokens:
-            out["overflowing_tokens"] = overflowing
-            out["num_truncated_tokens"] = total - max_length if max_length else 0
-        out.update(self._assemble(ids, pair_ids, spans if return_offsets_mapping else None, pair_spans,
-                                  add_special_tokens, return_token_type_ids, return_special_tokens_mask,
-                                  return_position_ids))
-        return out
+            pair_ids, pair_spans = self._ids_for(text_pair, is_split_into_words, with_offsets)
+        if not with_offsets:
+            spans = pair_spans = None
+        return encoding.encode(ids, pair_ids, specials, options, spans, pair_spans)
 
-    def _assemble(self, ids, pair_ids, spans, pair_spans, add_special_tokens, return_token_type_ids,
-                  return_special_tokens_mask, return_position_ids) -> Dict[str, object]:
-        """One model input from the ids (and offsets, if ``spans`` is given) of a text or a pair."""
-        out: Dict[str, object] = {}
-        if add_special_tokens:
-            out["input_ids"] = self.build_inputs_with_special_tokens(ids, pair_ids)
-            token_type_ids = self.create_token_type_ids_from_sequences(ids, pair_ids)
-        else:
-            out["input_ids"] = list(ids) + list(pair_ids or [])
-            token_type_ids = [0] * len(out["input_ids"])
-        if return_token_type_ids:
-            out["token_type_ids"] = token_type_ids
-        if return_special_tokens_mask:
-            out["special_tokens_mask"] = (self.get_special_tokens_mask(ids, pair_ids) if add_special_tokens
-                                          else [0] * len(out["input_ids"]))
-        if spans is not None:
-            out["offset_mapping"] = (self.build_offset_mapping_with_special_tokens(spans, pair_spans)
-                                     if add_special_tokens else list(spans) + list(pair_spans or []))
-        if return_position_ids:
-            out["position_ids"] = list(range(len(out["input_ids"])))
-        return out
-
-    def _windows(self, text, text_pair, example_id, stride, add_special_tokens, truncation, max_length,
-                 return_position_ids, return_token_type_ids, return_overflowing_tokens, return_special_tokens_mask,
-                 return_offsets_mapping, is_split_into_words) -> List[Dict[str, object]]:
-        """Overlapping windows over a long second text (extractive QA's document stride).
-
-        PaddleNLP's rule: the first text (the question) is kept whole in every window, the second
-        (the context) is cut into pieces of the room left by ``max_length``, and each window starts
-        ``stride`` tokens after the previous one. Every window carries ``offset_mapping`` and
-        ``overflow_to_sample`` (the index of its example).
-        """
-        if not max_length:
-            raise ValueError("stride > 0 needs max_length / max_seq_len: the windows are cut to that length")
+    def _windows(self, text, text_pair, example_id: int, is_split_into_words: bool, specials: SpecialIds,
+                 options: EncodingOptions) -> List[Dict[str, object]]:
+        """Document-stride windows of a (question, context) pair; see ``encoding.stride_windows``."""
         ids, spans = self._ids_for(text, is_split_into_words, True)
         pair_ids, pair_spans = self._ids_for(text_pair, is_split_into_words, True)
-        room = max_length - len(ids) - (self.num_special_tokens_to_add(pair=True) if add_special_tokens else 0)
-        if room <= 0:
-            raise ValueError(
-                f"batch item {example_id}: the first text has {len(ids)} tokens, leaving no room for the "
-                f"second within max_length={max_length}; shorten it or raise max_length"
-            )
-        windows, offset = [], 0
-        while offset < len(pair_ids):
-            length = min(len(pair_ids) - offset, room)
-            out = self._assemble(ids, pair_ids[offset : offset + length], spans, pair_spans[offset : offset + length],
-                                 add_special_tokens, return_token_type_ids, return_special_tokens_mask,
-                                 return_position_ids)
-            out["overflow_to_sample"] = example_id
-            windows.append(out)
-            if offset + length == len(pair_ids):
-                break
-            offset += min(length, stride)
-        return windows
-
-    def _pad(self, encoded, strategy, max_length, pad_to_multiple_of, return_attention_mask):
-        length = len(encoded["input_ids"])
-        if strategy == "longest":
-            max_length = length
-        if max_length is not None and pad_to_multiple_of and max_length % pad_to_multiple_of:
-            max_length = (max_length // pad_to_multiple_of + 1) * pad_to_multiple_of
-        if return_attention_mask and "attention_mask" not in encoded:
-            encoded["attention_mask"] = [1] * length
-        if strategy == "do_not_pad" or max_length is None or length >= max_length:
-            return encoded
-        extra = max_length - length
-        fill = {"input_ids": self.pad_token_id, "token_type_ids": self.pad_token_type_id, "attention_mask": 0,
-                "special_tokens_mask": 1, "offset_mapping": (0, 0), "position_ids": 0}
-        for key, value in fill.items():
-            if key in encoded:
-                encoded[key] = list(encoded[key]) + [value] * extra
-        return encoded
+        return encoding.stride_windows(ids, pair_ids, spans, pair_spans, specials, options, example_id)
 
     # ------------------------------------------------------------------ files
     def save_pretrained(self, save_directory: str) -> None:
@@ -517,56 +362,57 @@ class RoFormerTokenizer:
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory {save_directory!r} is a file, expected a directory")
         os.makedirs(save_directory, exist_ok=True)
-        ordered = sorted(self.vocab.items(), key=lambda kv: kv[1])
-        atomic_write_text(os.path.join(save_directory, VOCAB_NAME), "".join(t + "\n" for t, _ in ordered))
+        write_vocab(os.path.join(save_directory, VOCAB_NAME), self.ids_to_tokens)  # every line, as read
         specials = {name: getattr(self, name) for name in SPECIAL_TOKEN_NAMES}
         config = dict(do_lower_case=self.do_lower_case, use_jieba=self.use_jieba, **specials,
                       tokenizer_class="RoFormerTokenizer")
         if self.split_special_tokens:
             config["split_special_tokens"] = True
-        if self.model_max_length < int(1e29):
+        if self.model_max_length < encoding.NO_LIMIT:
             config["model_max_length"] = self.model_max_length
-        atomic_write_text(os.path.join(save_directory, TOKENIZER_CONFIG_NAME), json.dumps(config, ensure_ascii=False, indent=2) + "\n")
-        atomic_write_text(os.path.join(save_directory, SPECIAL_TOKENS_MAP_NAME), json.dumps(specials, ensure_ascii=False) + "\n")
+        atomic_write_text(os.path.join(save_directory, TOKENIZER_CONFIG_NAME),
+                          json.dumps(config, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(os.path.join(save_directory, SPECIAL_TOKENS_MAP_NAME),
+                          json.dumps(specials, ensure_ascii=False) + "\n")
 
     @classmethod
     def from_pretrained(cls, name_or_path, **kwargs) -> "RoFormerTokenizer":
         """A registered name (settings from its YAML, vocab from the cache / its URL), a directory,
-        or an http(s) URL of a directory."""
-        from .hub import cached_file, is_url, resolve_tokenizer_files
-        from .registry import get_pretrained
+        or an http(s) URL of a directory (``vocab.txt`` and, if there, ``tokenizer_config.json``).
+        ``kwargs`` override the settings."""
+        from . import hub, registry
 
-        if not isinstance(name_or_path, (str, os.PathLike)):
-            raise TypeError(f"name_or_path must be a str or path, got {type(name_or_path).__name__}")
-        name_or_path = os.fspath(name_or_path)
-        if os.path.isdir(name_or_path) or is_url(name_or_path):
-            vocab_file, config_path = resolve_tokenizer_files(name_or_path)
-            if not os.path.isfile(vocab_file):
-                raise FileNotFoundError(f"{name_or_path} has no {VOCAB_NAME}")
-            settings = {}
-            if config_path is not None:
-                with open(config_path, encoding="utf-8") as f:
-                    settings = json.load(f)
-            settings.update(kwargs)
-            return cls(vocab_file, **settings)
-        if os.path.exists(name_or_path):
-            raise ValueError(f"{name_or_path} is a file; pass the directory that holds vocab.txt")
-        entry = get_pretrained(name_or_path)
-        settings = dict(do_lower_case=entry.tokenizer.do_lower_case, use_jieba=entry.tokenizer.use_jieba,
-                        model_max_length=entry.tokenizer.model_max_length)
+        kind = hub.classify(name_or_path)
+        source = os.fspath(name_or_path)
+        if kind == "name":
+            entry = registry.get_pretrained(source).tokenizer
+            settings = dict(do_lower_case=entry.do_lower_case, use_jieba=entry.use_jieba,
+                            model_max_length=entry.model_max_length)
+        else:
+            config = hub.resolve(source, TOKENIZER_CONFIG_NAME, optional=True)
+            settings = _read_tokenizer_config(config) if config is not None else {}
         settings.update(kwargs)
-        return cls(cached_file(name_or_path, VOCAB_NAME), **settings)
+        return cls(hub.resolve(source, VOCAB_NAME), **settings)
 
 
-def _strategy(name: str, value, on: str, off: str, allowed: Sequence[str]) -> str:
-    """True / False / None / a strategy name -> a strategy name, or a clear error."""
-    if value is True:
-        return on
-    if value is False or value is None:
-        return off
-    if value not in allowed:
-        raise ValueError(f"{name} must be True, False or one of {tuple(allowed)}, got {value!r}")
-    return value
+def _read_tokenizer_config(path: str) -> Dict[str, object]:
+    """The settings in a ``tokenizer_config.json`` (PaddleNLP's or Hugging Face's), or an error naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a JSON tokenizer config: {err}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold a JSON object of tokenizer settings, got a {type(config).__name__}")
+    settings = set(inspect.signature(RoFormerTokenizer.__init__).parameters) - {"self", "vocab_file", "kwargs"}
+    known = settings | IGNORED_CONFIG_KEYS
+    unknown = sorted(key for key in config if key not in known)
+    if unknown:
+        raise ValueError(f"{path} is not a RoFormer tokenizer config: unknown keys {unknown}")
+    for name in SPECIAL_TOKEN_NAMES:  # Hugging Face may store a special token as {"content": "[UNK]", ...}
+        if isinstance(config.get(name), dict) and isinstance(config[name].get("content"), str):
+            config[name] = config[name]["content"]
+    return config
 
 
 def _is_cjk_like(ch: str) -> bool:
@@ -595,59 +441,3 @@ def _is_batch(text, is_split_into_words: bool) -> bool:
     if is_split_into_words:
         return bool(text) and isinstance(text[0], (list, tuple))
     return True
-
-
-def _truncate(ids, pair_ids, remove: int, strategy: str, stride: int = 0):
-    """PaddleNLP's truncation: returns (ids, pair_ids, overflowing tokens).
-
-    When the sequence to cut is too short, the example is left as it is and an error is logged
-    (PaddleNLP's behaviour): one impossible example does not stop a whole batch.
-    """
-    if strategy == "only_first" or (strategy == "longest_first" and pair_ids is None):
-        if len(ids) > remove:  # the overflow keeps `stride` tokens of context before the cut
-            return ids[:-remove], pair_ids, ids[-min(len(ids), stride + remove):]
-        logger.error(
-            "cannot truncate: %d tokens must go but the first sequence has only %d; the example is left "
-            "too long (use truncation='longest_first' or 'only_second', or a larger max_length)", remove, len(ids)
-        )
-        return ids, pair_ids, []
-    if strategy == "longest_first":
-        ids, pair_ids = list(ids), list(pair_ids)
-        for _ in range(remove):
-            if len(ids) > len(pair_ids):
-                ids.pop()
-            else:
-                pair_ids.pop()
-        return ids, pair_ids, []
-    if strategy == "only_second":
-        if pair_ids is not None and len(pair_ids) > remove:
-            return ids, pair_ids[:-remove], pair_ids[-min(len(pair_ids), stride + remove):]
-        have = 0 if pair_ids is None else len(pair_ids)
-        logger.error(
-            "cannot truncate: %d tokens must go but the second sequence has only %d; the example is left "
-            "too long (use truncation='longest_first' or 'only_first', or a larger max_length)", remove, have
-        )
-        return ids, pair_ids, []
-    return ids, pair_ids, []
-
-
-def _to_tensors(encoding: BatchEncoding, return_tensors: Optional[str], prepend_batch_axis: bool) -> BatchEncoding:
-    if return_tensors is None:
-        return encoding
-    for key, value in list(encoding.items()):
-        if key in ("overflowing_tokens", "num_truncated_tokens"):
-            continue
-        if prepend_batch_axis:
-            value = [value]
-        try:
-            array = np.asarray(value, dtype="int64")
-        except ValueError:
-            raise ValueError(
-                f"cannot make a tensor of {key!r}: the sequences have different lengths; pass padding=True"
-            ) from None
-        if return_tensors == "pd":
-            import paddle
-
-            array = paddle.to_tensor(array)
-        encoding[key] = array
-    return encoding

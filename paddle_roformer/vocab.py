@@ -1,14 +1,66 @@
-"""build_vocab: text files -> vocab.txt, character-level or jieba word-level."""
+"""vocab.txt: read and write it (one token per line, the line number is the id), and build_vocab:
+text files -> vocab.txt, character-level or jieba word-level."""
 from __future__ import annotations
 
 import collections
+import logging
 import os
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from .text import JiebaSegmenter, normalize_word, char_classes, clean_text, is_cjk
 from .utils import atomic_write_text
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+SHOWN_REPEATS = 10  # repeated tokens named in the warning
+
+logger = logging.getLogger("paddle_roformer")
+
+
+def read_vocab(vocab_file) -> List[str]:
+    """Every line of ``vocab_file``, in order: line k (counting from 0) is the token of id k.
+
+    A token on several lines keeps all of them (ids are rows of the embedding table, so none may
+    shift); a warning names each repeated token and its ids.
+    """
+    if vocab_file is None:
+        raise TypeError("vocab_file must be a path to vocab.txt, got None")
+    vocab_file = os.fspath(vocab_file)
+    if not os.path.isfile(vocab_file):
+        raise FileNotFoundError(
+            f"vocab file not found: {vocab_file!r}; pass the path of a vocab.txt, or build one with "
+            "paddle_roformer.build_vocab"
+        )
+    with open(vocab_file, encoding="utf-8") as f:
+        tokens = [line.rstrip("\n") for line in f]
+    if all(not t.strip() for t in tokens):
+        raise ValueError(f"vocab file {vocab_file!r} is empty")
+    if len(set(tokens)) != len(tokens):
+        _warn_repeats(vocab_file, tokens)
+    return tokens
+
+
+def token_to_id(tokens: Sequence[str]) -> Dict[str, int]:
+    """token -> id; a repeated token maps to its last line, as PaddleNLP and Hugging Face read it."""
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def write_vocab(path, tokens: Sequence[str]) -> str:
+    """Write one token per line, atomically; returns ``path``."""
+    atomic_write_text(os.fspath(path), "".join(t + "\n" for t in tokens))
+    return os.fspath(path)
+
+
+def _warn_repeats(vocab_file: str, tokens: Sequence[str]) -> None:
+    where: Dict[str, List[int]] = collections.defaultdict(list)
+    for index, token in enumerate(tokens):
+        where[token].append(index)
+    repeats = [(token, ids) for token, ids in where.items() if len(ids) > 1]
+    shown = "; ".join(f"{token!r} at ids {', '.join(map(str, ids))}" for token, ids in repeats[:SHOWN_REPEATS])
+    more = f"; and {len(repeats) - SHOWN_REPEATS} more" if len(repeats) > SHOWN_REPEATS else ""
+    logger.warning(
+        "vocab file %s repeats %d token(s): %s%s. Every line keeps its id (ids count lines from 0); "
+        "the text of a repeated token encodes to its last id.", vocab_file, len(repeats), shown, more
+    )
 
 
 def _pieces(text: str, do_lower_case: bool) -> List[str]:
@@ -17,7 +69,10 @@ def _pieces(text: str, do_lower_case: bool) -> List[str]:
     clean, _ = clean_text(text)
     out: List[str] = []
     for unit in classes.units.findall(clean):
-        norm = normalize_word(unit, do_lower_case)[0] if not unit.isascii() else (unit.lower() if do_lower_case else unit)
+        if unit.isascii():
+            norm = unit.lower() if do_lower_case else unit
+        else:
+            norm = normalize_word(unit, do_lower_case)[0]
         out.extend(classes.pieces.findall(norm))
     return out
 
@@ -90,8 +145,7 @@ def build_vocab(
     for word, n in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])):
         if n < min_freq or not add(word):
             break
-    atomic_write_text(os.fspath(output), "".join(t + "\n" for t in vocab))
-    return os.fspath(output)
+    return write_vocab(output, vocab)
 
 
 def _lines(files: Sequence[str], texts: Optional[Iterable[str]]):

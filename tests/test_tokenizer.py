@@ -1,5 +1,9 @@
-"""RoFormerTokenizer: ids identical to PaddleNLP 2.8.1, offsets, the call API, files and errors."""
+"""RoFormerTokenizer: ids identical to PaddleNLP 2.8.1, offsets, the call API, pad, files, threads, errors."""
+import copy
+import json
+import logging
 import os
+import threading
 import unicodedata
 
 import numpy as np
@@ -7,7 +11,6 @@ import paddle
 import pytest
 
 from paddle_roformer import RoFormerTokenizer, build_vocab
-from paddle_roformer.text import JiebaSegmenter
 from _corpus import EDGE_CASES, peoples_daily, reviews
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -186,32 +189,6 @@ def test_golden_example_from_the_paddlenlp_docs(tmp_path):
     assert tokenizer("欢迎使用百度飞桨") == {
         "input_ids": [101, 22355, 8994, 25854, 5438, 2473, 102], "token_type_ids": [0] * 7
     }
-
-
-# ---------------------------------------------------------------------------- segmentation
-
-
-def test_jieba_segmentation_identical_to_jieba(corpus):
-    import jieba
-
-    segmenter = JiebaSegmenter()
-    for text in corpus + EDGE_CASES:
-        assert segmenter.cut(text) == list(jieba.cut(text, HMM=False)), text
-
-
-def test_jieba_user_words_are_seen(char_vocab):
-    import jieba
-
-    segmenter = JiebaSegmenter()
-    text = "我们在测试绿萝卜汤面馆"
-    before = segmenter.cut(text)
-    jieba.add_word("绿萝卜汤面馆", freq=100000)
-    try:
-        after = segmenter.cut(text)
-        assert after == list(jieba.cut(text, HMM=False)) and "绿萝卜汤面馆" in after and before != after
-    finally:
-        jieba.del_word("绿萝卜汤面馆")
-    assert segmenter.cut(text) == list(jieba.cut(text, HMM=False))
 
 
 # ---------------------------------------------------------------------------- offsets
@@ -408,6 +385,7 @@ def test_bad_inputs(char_vocab):
     with pytest.raises(ValueError, match="token id 999999 is outside the vocabulary"):
         tokenizer.convert_ids_to_tokens([999999])
 
+
 def test_impossible_truncation_is_logged_and_left(char_vocab, caplog):
     tokenizer = RoFormerTokenizer(char_vocab)
     with caplog.at_level("ERROR", logger="paddle_roformer"):
@@ -416,36 +394,175 @@ def test_impossible_truncation_is_logged_and_left(char_vocab, caplog):
     assert len(encoded["input_ids"]) == 10
 
 
-# ---------------------------------------------------------------------------- build_vocab
+def test_impossible_longest_first_does_not_stop_the_batch(char_vocab, caplog):
+    """max_seq_len below the three special tokens of a pair: each pair is logged and left as it is."""
+    tokenizer = RoFormerTokenizer(char_vocab)
+    firsts, seconds = ["好", "天气", ""], ["坏", "不错啊", ""]
+    with caplog.at_level(logging.ERROR, logger="paddle_roformer"):
+        encoded = tokenizer(firsts, seconds, max_seq_len=2, truncation=True, padding=True, return_attention_mask=True)
+    assert caplog.text.count("cannot truncate") == 3 and "the two sequences have only 1 + 1" in caplog.text
+    untruncated = tokenizer(firsts, seconds)["input_ids"]
+    assert [ids[: len(u)] for ids, u in zip(encoded["input_ids"], untruncated)] == untruncated
+    assert len({len(ids) for ids in encoded["input_ids"]}) == 1  # padded together all the same
 
 
-def test_build_vocab_char_and_word(tmp_path, corpus):
-    source = tmp_path / "corpus.txt"
-    source.write_text("\n".join(corpus), encoding="utf-8")
-    char = build_vocab([str(source)], str(tmp_path / "char.txt"), mode="char")
-    word = build_vocab([str(source)], str(tmp_path / "word.txt"), mode="word", max_size=3000, min_freq=2)
-    char_tokens = open(char, encoding="utf-8").read().split("\n")[:-1]
-    word_tokens = open(word, encoding="utf-8").read().split("\n")[:-1]
-    assert char_tokens[:5] == SPECIALS and len(word_tokens) == 3000
-    assert any(len(t) > 1 and "\u4e00" <= t[0] <= "\u9fff" for t in word_tokens)  # jieba words made it in
-    for path, use_jieba, max_unk in ((char, False, 0.0), (word, True, 0.03)):  # word: rare chars were cut
-        tokenizer = RoFormerTokenizer(path, use_jieba=use_jieba)
-        ids = tokenizer(corpus[:100])["input_ids"]
-        unk = sum(row.count(tokenizer.unk_token_id) for row in ids)
-        assert unk / sum(map(len, ids)) <= max_unk
+@pytest.mark.parametrize("firsts, seconds, kwargs, bad", [
+    (["好好好好好好", "好"], ["坏", "坏坏坏坏"], dict(max_seq_len=6, truncation="only_second"), 0),
+    (["好", "好好好好"], ["坏坏坏坏坏坏", "坏"], dict(max_seq_len=6, truncation="only_first"), 0),
+    (["好好", ""], None, dict(max_seq_len=2), 0),  # one text: at least one of its tokens must stay
+])
+def test_impossible_truncation_leaves_only_that_example(char_vocab, caplog, paddlenlp_tokenizer, firsts, seconds,
+                                                       kwargs, bad):
+    """The other examples are truncated as usual, and all ids are PaddleNLP's."""
+    theirs = paddlenlp_tokenizer(char_vocab)
+    ours = RoFormerTokenizer(char_vocab, split_special_tokens=True)
+    with caplog.at_level(logging.ERROR, logger="paddle_roformer"):
+        encoded = ours(firsts, seconds, **kwargs)
+    assert "cannot truncate" in caplog.text
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    assert lengths[bad] > kwargs["max_seq_len"] and all(n <= kwargs["max_seq_len"] for n in lengths[bad + 1 :])
+    assert dict(theirs(firsts, seconds, **kwargs)) == encoded
 
 
-def test_build_vocab_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="text file not found"):
-        build_vocab([str(tmp_path / "none.txt")], str(tmp_path / "v.txt"))
-    with pytest.raises(ValueError, match="mode must be 'char' or 'word'"):
-        build_vocab([], str(tmp_path / "v.txt"), mode="bpe", texts=["好"])
-    with pytest.raises(ValueError, match="min_freq must be an integer >= 1"):
-        build_vocab([], str(tmp_path / "v.txt"), min_freq=0, texts=["好"])
-    with pytest.raises(ValueError, match="max_size must be an integer > 5"):
-        build_vocab([], str(tmp_path / "v.txt"), max_size=3, texts=["好"])
-    with pytest.raises(ValueError, match="hold no text"):
-        build_vocab([], str(tmp_path / "v.txt"), texts=["   "])
-    with pytest.raises(TypeError, match=r"texts\[1\] must be a str"):
-        build_vocab([], str(tmp_path / "v.txt"), texts=["好", None])
-    assert not (tmp_path / "v.txt").exists()  # nothing half-written
+# ---------------------------------------------------------------------------- pad and repr
+
+
+def _features(tokenizer, texts):
+    options = dict(max_seq_len=40, return_special_tokens_mask=True, return_position_ids=True)
+    return [dict(tokenizer(t, **options), labels=i % 2) for i, t in enumerate(texts)]
+
+
+def test_pad_identical_to_paddlenlp_data_collator(char_vocab, corpus, paddlenlp_tokenizer):
+    """PaddleNLP's DataCollatorWithPadding calls tokenizer.pad: the same batches with either tokenizer."""
+    from paddlenlp.data import DataCollatorWithPadding
+
+    theirs = paddlenlp_tokenizer(char_vocab)
+    ours = RoFormerTokenizer(char_vocab, split_special_tokens=True)
+    features = _features(ours, corpus[:8])
+    kept = copy.deepcopy(features)
+    for kwargs in (dict(), dict(pad_to_multiple_of=16), dict(padding="max_length", max_length=48),
+                   dict(return_attention_mask=True), dict(return_tensors="pd")):
+        kwargs.setdefault("return_tensors", "np")
+        a = DataCollatorWithPadding(theirs, **kwargs)(copy.deepcopy(features))
+        b = DataCollatorWithPadding(ours, **kwargs)(features)
+        assert a.keys() == b.keys() and "labels" in b, kwargs
+        for key in a:
+            np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=f"{key} {kwargs}")
+    assert features == kept  # the examples given are not changed
+
+
+def test_pad_on_the_tokenizer(char_vocab, corpus):
+    tokenizer = RoFormerTokenizer(char_vocab, model_max_length=64)
+    features = [tokenizer(t, max_seq_len=30, return_offsets_mapping=True) for t in corpus[:4]]
+    batch = tokenizer.pad(features, return_attention_mask=True, return_tensors="pd")
+    assert isinstance(batch.input_ids, paddle.Tensor) and batch.offset_mapping.shape[-1] == 2
+    assert batch.input_ids.shape == batch.attention_mask.shape == batch.token_type_ids.shape
+    longest = max(len(f["input_ids"]) for f in features)
+    assert batch.input_ids.shape[1] == longest
+    assert len(tokenizer.pad(features, padding="max_length")["input_ids"][0]) == 64  # model_max_length
+    columns = {key: [f[key] for f in features] for key in features[0]}
+    assert tokenizer.pad(columns) == tokenizer.pad(features)
+
+
+def test_repr_is_readable(char_vocab):
+    text = repr(RoFormerTokenizer(char_vocab, use_jieba=True, model_max_length=512))
+    assert text.startswith("RoFormerTokenizer(vocab_file=") and "vocab_size=" in text
+    assert "use_jieba=True" in text and "model_max_length=512" in text
+
+
+# ---------------------------------------------------------------------------- threads
+
+
+def test_fresh_tokenizer_is_thread_safe(word_vocab, corpus):
+    """Six threads start together on a fresh jieba tokenizer: all get the single-threaded ids.
+
+    A word added first gives jieba's dictionary a new state, so the first calls build its score
+    table while the other threads are already tokenizing.
+    """
+    import jieba
+
+    texts = corpus[:120]
+    jieba.add_word("多线程分词测试", freq=3)
+    try:
+        tokenizer = RoFormerTokenizer(word_vocab, use_jieba=True)
+        barrier = threading.Barrier(6)
+        results, errors = [None] * 6, []
+
+        def work(k):
+            barrier.wait()
+            try:
+                results[k] = tokenizer(texts, return_offsets_mapping=k % 2 == 1)
+            except Exception as err:
+                errors.append(repr(err))
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        fresh = RoFormerTokenizer(word_vocab, use_jieba=True)
+        expected = [fresh(texts), fresh(texts, return_offsets_mapping=True)]
+    finally:
+        jieba.del_word("多线程分词测试")
+    assert errors == []
+    assert all(result == expected[k % 2] for k, result in enumerate(results))
+
+
+# ---------------------------------------------------------------------------- repeated vocabulary lines
+
+
+REPEATED = SPECIALS + ["好", "坏", "好", "天", "气"]  # '好' on ids 5 and 7
+
+
+def test_repeated_vocab_lines_keep_their_ids_through_save_and_load(tmp_path, caplog):
+    """Ids are line numbers: a repeated token shifts nothing after it, and save writes the same lines."""
+    path = tmp_path / "vocab.txt"
+    path.write_text("".join(t + "\n" for t in REPEATED), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="paddle_roformer"):
+        tokenizer = RoFormerTokenizer(str(path))
+    assert "'好' at ids 5, 7" in caplog.text
+    assert tokenizer.vocab_size == len(tokenizer) == len(REPEATED)
+    assert tokenizer("好天气坏")["input_ids"] == [2, 7, 8, 9, 6, 3]  # the last '好'; '天' keeps line 8
+    assert tokenizer.convert_ids_to_tokens(list(range(len(REPEATED)))) == REPEATED  # every id has its token
+    tokenizer.save_pretrained(tmp_path / "saved")
+    assert (tmp_path / "saved" / "vocab.txt").read_bytes() == path.read_bytes()
+    again = RoFormerTokenizer.from_pretrained(tmp_path / "saved")
+    assert again.vocab_size == len(REPEATED) and again("好天气坏") == tokenizer("好天气坏")
+    assert again.convert_ids_to_tokens([5, 7, 8]) == ["好", "好", "天"]
+
+
+def test_repeated_vocab_lines_give_paddlenlp_ids(tmp_path, corpus, paddlenlp_tokenizer):
+    path = tmp_path / "vocab.txt"
+    lines = REPEATED + sorted({c for line in corpus[:50] for c in line})
+    lines += lines[5:40]  # 35 characters repeated at the end: their text now encodes to the later line
+    path.write_text("".join(t + "\n" for t in lines), encoding="utf-8")
+    theirs = paddlenlp_tokenizer(str(path))
+    ours = RoFormerTokenizer(str(path), split_special_tokens=True)
+    assert ours(corpus[:50])["input_ids"] == theirs(corpus[:50])["input_ids"]
+    theirs.save_pretrained(str(tmp_path / "theirs"))
+    ours.save_pretrained(tmp_path / "ours")
+    assert (tmp_path / "ours" / "vocab.txt").read_bytes() == (tmp_path / "theirs" / "vocab.txt").read_bytes()
+
+
+# ---------------------------------------------------------------------------- tokenizer_config.json
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not a JSON tokenizer config"),
+    ("[1, 2]", "must hold a JSON object of tokenizer settings, got a list"),
+    ('{"vocab_size": 50257, "bos_token": "<|endoftext|>"}',
+     r"is not a RoFormer tokenizer config: unknown keys \['bos_token', 'vocab_size'\]"),
+])
+def test_bad_tokenizer_config_names_the_file(tmp_path, char_vocab, content, message):
+    (tmp_path / "vocab.txt").write_bytes(open(char_vocab, "rb").read())
+    (tmp_path / "tokenizer_config.json").write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=".*tokenizer_config.json " + message):
+        RoFormerTokenizer.from_pretrained(tmp_path)
+
+
+def test_hugging_face_special_token_records_are_read(tmp_path, char_vocab):
+    (tmp_path / "vocab.txt").write_bytes(open(char_vocab, "rb").read())
+    config = {"do_lower_case": True, "tokenizer_class": "RoFormerTokenizer",
+              "mask_token": {"content": "[MASK]", "lstrip": True, "__type": "AddedToken"}}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert RoFormerTokenizer.from_pretrained(tmp_path).mask_token == "[MASK]"
