@@ -32,10 +32,9 @@ setup(
     extras_require={
         # pip cannot express "either paddlepaddle or paddlepaddle-gpu", so the choice is an extra.
         "cpu": ["paddlepaddle>=2.6"],
-        # Reading PyTorch checkpoints: safetensors for .safetensors, torch only for .bin and --verify.
-        "convert": ["safetensors", "torch"],
-        # save_pretrained(..., safe_serialization=True) / loading model.safetensors
-        "safetensors": ["safetensors"],
+        # Reading PyTorch .bin checkpoints and --verify (.safetensors files need nothing extra:
+        # paddle_roformer.checkpoint reads and writes them itself).
+        "convert": ["torch"],
         "gpu": ["paddlepaddle-gpu>=2.6"],
         "test": [
             "pytest>=7",

@@ -40,7 +40,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence, Union
 
 from . import registry
@@ -661,43 +660,3 @@ def _progress_bar(url: str, total: Optional[int], initial: int, enabled: Optiona
     with tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
               file=sys.stderr, leave=False) as bar:
         yield bar.update
-
-
-# ---------------------------------------------------------------------------- old entry points
-# Thin wrappers over resolve() for pretrained.py and tokenizer.py until they call resolve directly.
-
-WEIGHTS_NAME = "model_state.pdparams"
-SAFE_WEIGHTS_NAME = "model.safetensors"
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """Where a model's files are on disk, and whether the weights may be unpickled without a warning."""
-
-    config_source: str  # a directory, or a registered name (its config comes from the registry)
-    weights: str
-    trusted: bool  # a registered name, or a file whose sha256 was checked
-
-
-def resolve_pretrained(name_or_path) -> Resolved:
-    kind = classify(name_or_path)
-    source = _as_str(name_or_path)
-    if kind == "name":
-        return Resolved(source, resolve(source, [SAFE_WEIGHTS_NAME, WEIGHTS_NAME]), trusted=True)
-    config = resolve(source, ["config.json", "model_config.json"])
-    weights = resolve(source, [SAFE_WEIGHTS_NAME, WEIGHTS_NAME])
-    return Resolved(os.path.dirname(config) if kind == "url" else source, weights,
-                    trusted=weights.endswith(".safetensors"))
-
-
-def cached_file(name: str, filename: str) -> str:
-    registry.get_pretrained(name)
-    return resolve(name, filename)
-
-
-def cached_url_file(base_url: str, filename: str, required: bool = True) -> Optional[str]:
-    return resolve(base_url, filename, optional=not required)
-
-
-def resolve_tokenizer_files(name_or_path) -> tuple:
-    return resolve(name_or_path, "vocab.txt"), resolve(name_or_path, "tokenizer_config.json", optional=True)

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from paddle_roformer import RoFormerConfig
-from conftest import tiny_config
+from _helpers import tiny_config
 
 
 def test_defaults_follow_hidden_size_for_embeddings():

@@ -14,8 +14,7 @@ pytest.importorskip("safetensors")
 
 import paddle_roformer as pr
 from paddle_roformer import convert
-from _refs import batch_for, max_diff, random_hf_model
-from conftest import tiny_config
+from _helpers import batch_for, max_diff, random_hf_model, tiny_config
 
 ARCHITECTURES = sorted(convert.HF_ARCHITECTURES)
 LAYOUTS = ["safetensors", "sharded", "bin"]

@@ -4,8 +4,7 @@ import paddle
 import pytest
 
 import paddle_roformer as pr
-from _refs import padded_batch
-from conftest import tiny_config
+from _helpers import padded_batch, tiny_config
 
 
 @pytest.mark.parametrize("cls", [pr.RoFormerModel, pr.RoFormerForSequenceClassification])

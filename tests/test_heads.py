@@ -5,8 +5,7 @@ import pytest
 
 import paddle_roformer as pr
 from paddle_roformer.heads import MODEL_CLASSES, get_model_class
-from _refs import batch_for, padded_batch
-from conftest import tiny_config
+from _helpers import batch_for, padded_batch, tiny_config
 
 
 def test_the_table_lists_the_backbone_and_every_head():

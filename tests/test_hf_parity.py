@@ -8,8 +8,7 @@ transformers = pytest.importorskip("transformers")
 
 import paddle_roformer as pr
 from paddle_roformer.heads import MODEL_CLASSES
-from _refs import batch_for, causal_mask, max_diff, padded_batch, random_hf_model, transfer_from_hf
-from conftest import tiny_config
+from _helpers import batch_for, causal_mask, max_diff, padded_batch, random_hf_model, tiny_config, transfer_from_hf
 
 TOL = 1e-4
 

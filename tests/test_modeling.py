@@ -7,8 +7,7 @@ import pytest
 
 import paddle_roformer as pr
 from paddle_roformer.modeling import MASK_VALUE, RotaryEmbedding, apply_rotary
-from _refs import padded_batch
-from conftest import tiny_config
+from _helpers import padded_batch, tiny_config
 
 
 def _rotate_reference(x, positions, base=10000.0):

@@ -5,8 +5,7 @@ import pytest
 
 import paddle_roformer as pr
 from paddle_roformer.heads import MODEL_CLASSES
-from _refs import padded_batch
-from conftest import tiny_config
+from _helpers import padded_batch, tiny_config
 
 paddlenlp_transformers = pytest.importorskip("paddlenlp.transformers")
 

@@ -7,7 +7,7 @@ import paddle
 import pytest
 
 import paddle_roformer as pr
-from conftest import tiny_config
+from _helpers import tiny_config
 from paddle_roformer import checkpoint
 
 HEADS = [

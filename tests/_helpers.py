@@ -1,6 +1,25 @@
-"""Helpers shared by the reference-comparison tests: batches, HF models, weight transfer."""
+"""Helpers shared by the tests: the tiny config, padded batches, HF reference models, weight transfer."""
 import numpy as np
 import paddle
+
+
+def tiny_config(**overrides):
+    """A small odd config: embedding_size != hidden_size, 3 layers, 4 heads of size 8."""
+    from paddle_roformer import RoFormerConfig
+
+    values = dict(
+        vocab_size=97,
+        embedding_size=24,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=40,
+        max_position_embeddings=64,
+        type_vocab_size=3,
+        num_labels=5,
+    )
+    values.update(overrides)
+    return RoFormerConfig(**values)
 
 
 def padded_batch(vocab_size, type_vocab_size=2, batch=3, seq_len=11, pad_id=0, seed=0):
