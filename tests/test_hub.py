@@ -255,6 +255,31 @@ def test_one_message_for_a_missing_file(tmp_path, env):
             pr.RoFormerTokenizer.from_pretrained(url)
 
 
+class _RunsCode:
+    """Unpickling this would create ``path``: the test passes only if it never does."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_a_malicious_pickle_from_a_mirror_runs_nothing(env, monkeypatch):
+    import pickle
+
+    from paddle_roformer.checkpoint import UnsafeCheckpointError
+
+    marker = env / "code-ran"
+    blob = pickle.dumps({"embeddings.word_embeddings.weight": _RunsCode(marker)}, protocol=4)
+    with Server({WEIGHTS: blob}) as server:
+        monkeypatch.setenv("PADDLE_ROFORMER_ENDPOINT", server.url)
+        for _ in range(2):  # the first call downloads it, the second reads the cached copy
+            with pytest.raises(UnsafeCheckpointError, match="model_state.pdparams.*posix.system|os.system"):
+                pr.RoFormerModel.from_pretrained(NAME)
+    assert not marker.exists()
+
+
 def test_a_name_provides_only_the_files_it_publishes(env, monkeypatch):
     with Server({f"/mirror/{NAME}/vocab.txt": VOCAB.encode(),
                  f"/mirror/{NAME}/tokenizer_config.json": b"{}"}) as server:
