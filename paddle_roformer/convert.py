@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -29,7 +30,7 @@ import numpy as np
 
 from .checkpoint import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, directory_save, read_safetensors
 from .config import ACTIVATIONS, CONFIG_NAME, RoFormerConfig
-from .utils import current_umask, fsync_directory, sha256_of
+from .utils import current_umask, fsync_directory, pid_alive, sha256_of
 
 # Hugging Face class -> (keys carry the "roformer." prefix, head)
 HF_ARCHITECTURES = {
@@ -396,7 +397,9 @@ def convert(src: str, dst: str, config_path: Optional[str] = None, architecture:
     # Stage on DST's own filesystem: inside DST when it exists, else beside it.
     parent = dst if exists else os.path.dirname(dst)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix="." + os.path.basename(dst) + ".", suffix=".converting", dir=parent)
+    _remove_stale_staging(parent, os.path.basename(dst))
+    # The pid in the name lets a later conversion remove what a killed one left behind.
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(dst)}.{os.getpid()}.", suffix=".converting", dir=parent)
     try:
         os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; DST follows the umask
         if dtype != "float32":
@@ -416,6 +419,16 @@ def convert(src: str, dst: str, config_path: Optional[str] = None, architecture:
         if os.path.isdir(staging):
             shutil.rmtree(staging)
     return report
+
+
+def _remove_stale_staging(parent: str, name: str) -> None:
+    """Remove the staging directories of conversions to ``name`` whose process is no longer running."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(?P<pid>\d+)\.[^.]+\.converting$")
+    for entry in os.listdir(parent):
+        match = pattern.match(entry)
+        path = os.path.join(parent, entry)
+        if match and os.path.isdir(path) and not pid_alive(int(match["pid"])):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _copy_tokenizer(src_dir: Optional[str], staging: str) -> List[str]:

@@ -391,6 +391,19 @@ def test_force_killed_between_moves_leaves_a_refused_dst(hf_src, tmp_path, monke
     assert compare(hf, str(dst), "RoFormerForTokenClassification") <= 1e-4
 
 
+def test_staging_left_by_a_killed_conversion_is_removed_by_the_next(hf_src, tmp_path):
+    dst = tmp_path / "dst"
+    assert convert.main([hf_src, str(dst)]) == 0
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = dst / f".dst.{int(dead.stdout)}.abcd1234.converting"
+    live = dst / f".dst.{os.getpid()}.efgh5678.converting"  # a conversion still running in this process
+    for staging in (leftover, live):
+        staging.mkdir()
+        (staging / "model_state.pdparams").write_bytes(b"half-written")
+    assert convert.main([hf_src, str(dst), "--force"]) == 0
+    assert not leftover.exists() and live.exists()
+
+
 @pytest.mark.parametrize("umask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o002, 0o775, 0o664)],
                          ids=["umask022", "umask002"])
 def test_written_files_follow_the_umask(hf_src, tmp_path, umask, dir_mode, file_mode):
