@@ -1,7 +1,8 @@
 """The ``paddle-roformer`` command: a table of subcommands, each a thin wrapper over one module.
 
-A subcommand's module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Only the module
-of the subcommand being run is imported, so ``paddle-roformer list`` starts without Paddle.
+A subcommand's module exposes a function that adds its arguments to a parser and one that runs it
+(``add_arguments(parser)`` and ``run(args) -> int`` unless the table names others). Only the
+module of the subcommand being run is imported, so ``paddle-roformer list`` starts without Paddle.
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import List, Optional
 
 @dataclass(frozen=True)
 class Command:
-    module: str  # importable module with add_arguments(parser) and run(args)
+    module: str  # importable module defining the two functions below
     help: str
+    add_arguments: str = "add_arguments"  # (parser) -> None
+    run: str = "run"  # (args) -> exit status
 
 
 COMMANDS = {
@@ -50,7 +53,7 @@ def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
     for name, command in COMMANDS.items():
         sub = subparsers.add_parser(name, help=command.help, description=command.help)
         if name == selected:
-            importlib.import_module(command.module).add_arguments(sub)
+            getattr(importlib.import_module(command.module), command.add_arguments)(sub)
     return parser
 
 
@@ -58,7 +61,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(selected if selected in COMMANDS else None).parse_args(argv)
-    return importlib.import_module(COMMANDS[args.command].module).run(args)
+    command = COMMANDS[args.command]
+    return getattr(importlib.import_module(command.module), command.run)(args)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ def test_unknown_command_and_missing_arguments():
 def test_every_command_module_has_arguments_and_run(name):
     import importlib
 
-    module = importlib.import_module(cli.COMMANDS[name].module)
-    assert callable(module.add_arguments) and callable(module.run)
+    command = cli.COMMANDS[name]
+    module = importlib.import_module(command.module)
+    assert callable(getattr(module, command.add_arguments)) and callable(getattr(module, command.run))
     parser = cli.build_parser(name)
     assert parser.prog == "paddle-roformer"
 
