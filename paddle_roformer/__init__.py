@@ -36,7 +36,16 @@ def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'paddle_roformer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    try:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    except ModuleNotFoundError as err:
+        if err.name != "paddle":
+            raise
+        raise ImportError(
+            f"paddle_roformer.{name} needs PaddlePaddle, which is not installed. Install it with the "
+            "package: pip install 'paddle_roformer[cpu]' (or '[gpu]'; for a current GPU build see "
+            "docs/install.md), or install paddlepaddle / paddlepaddle-gpu yourself."
+        ) from err
     globals()[name] = value  # later lookups skip this function
     return value
 

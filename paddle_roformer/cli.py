@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
 
 def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
     """The parser, with the arguments of ``selected`` (the other subcommands only list their help)."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="paddle-roformer", description="RoFormer for PaddlePaddle")
+    parser.add_argument("--version", action="version", version=f"paddle-roformer {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         sub = subparsers.add_parser(name, help=command.help, description=command.help)

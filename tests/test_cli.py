@@ -51,3 +51,12 @@ def test_list_does_not_import_paddle():
     code = "import sys; from paddle_roformer import cli; cli.main(['list']); print('paddle' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "False"
+
+
+def test_version(capsys):
+    import paddle_roformer
+
+    with pytest.raises(SystemExit) as err:
+        cli.main(["--version"])
+    assert err.value.code == 0
+    assert capsys.readouterr().out.strip() == f"paddle-roformer {paddle_roformer.__version__}"

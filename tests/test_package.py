@@ -85,3 +85,27 @@ def test_public_api():
         assert getattr(pr, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         pr.Nope
+
+
+def test_without_paddle_the_error_names_the_extra_to_install():
+    code = (
+        "import sys\n"
+        "sys.modules['paddle'] = None  # as if PaddlePaddle were not installed\n"
+        "import paddle_roformer\n"
+        "from paddle_roformer import RoFormerTokenizer, RoFormerConfig  # these need no Paddle\n"
+        "try:\n"
+        "    from paddle_roformer import RoFormerModel\n"
+        "except ImportError as err:\n"
+        "    print(err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "needs PaddlePaddle" in out.stdout and "paddle_roformer[cpu]" in out.stdout
+
+
+def test_sdist_manifest_carries_what_tests_and_examples_need():
+    root = PACKAGE.parent
+    manifest = (root / "MANIFEST.in").read_text()
+    for line in ("include LICENSE", "recursive-include configs *.yaml", "recursive-include tests *.py",
+                 "recursive-include examples", "recursive-include docs *.md"):
+        assert line in manifest
+    assert "Apache License" in (root / "LICENSE").read_text()
