@@ -42,6 +42,7 @@ setup(
             "transformers==4.45.2",
             "safetensors",
             "snownlp",
+            "seqeval",  # the NER metric (paddle_roformer.tasks)
             # The RoFormer(-Sim) checkpoints published with it; tests convert its own models.
             "roformer==0.4.3",
         ]
