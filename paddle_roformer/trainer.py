@@ -624,6 +624,10 @@ class Trainer:
                         (self.scaler.scale(loss) if self.scaler else loss).backward()
                         step_loss += float(loss)
                         samples += len(indices) * self.world_size
+                    if self.world_size > 1:  # report the loss of the global batch, not this rank's share
+                        total = paddle.to_tensor([step_loss], dtype="float32")
+                        paddle.distributed.all_reduce(total)
+                        step_loss = float(total.item()) / self.world_size
                     lr = self.optimizer.get_lr()
                     if self.scaler:
                         self.scaler.step(self.optimizer)

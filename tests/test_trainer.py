@@ -378,3 +378,52 @@ def test_unknown_best_metric_is_a_clear_error(tmp_path):
                       token5_dataset(8), token5_dataset(8))
     with pytest.raises(KeyError, match="'f1' is not among the evaluation metrics"):
         trainer.train()
+
+
+# ---------------------------------------------------------------------------- several processes
+
+_DIST_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+from test_trainer import config, make_model, token5_dataset
+from paddle_roformer.trainer import Trainer
+
+out, batch_size = Path(sys.argv[1]), int(sys.argv[2])
+model = make_model()
+trainer = Trainer(model, config(out, per_device_train_batch_size=batch_size, num_train_epochs=2, save_steps=2),
+                  token5_dataset(16))
+trainer.train()
+np.savez(out / f"params-{trainer.rank}.npz", **{k: v.numpy() for k, v in model.state_dict().items()})
+print("RANK", trainer.rank, "OF", trainer.world_size, flush=True)
+"""
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="the CPU (gloo) proof; a GPU build launches on GPUs")
+def test_two_processes_on_cpu_match_one_process_with_the_global_batch(tmp_path):
+    """Two ranks of 4 examples (gloo on CPU, DataParallel averaging) = one process of 8; rank 0 alone saves."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "dist_train.py"
+    script.write_text(_DIST_SCRIPT)
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests_dir, os.path.dirname(tests_dir)]))
+    launch = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+              "--log_dir", str(tmp_path / "log"), str(script), str(tmp_path / "two"), "4"]
+    done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=300)
+    logs = "".join(p.read_text() for p in sorted((tmp_path / "log").glob("workerlog.*")))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + logs[-3000:]
+    assert "RANK 0 OF 2" in logs and "RANK 1 OF 2" in logs
+    single = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "8"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    one = np.load(tmp_path / "one" / "params-0.npz")
+    for rank in (0, 1):  # both ranks hold the same parameters, equal to the single-process run's
+        two = np.load(tmp_path / "two" / f"params-{rank}.npz")
+        assert max(float(np.abs(one[k] - two[k]).max()) for k in one.files) < 2e-6
+    with open(tmp_path / "two" / "run" / "metrics.json") as f, open(tmp_path / "one" / "run" / "metrics.json") as g:
+        two_metrics, one_metrics = json.load(f), json.load(g)
+    assert two_metrics["train_samples"] == one_metrics["train_samples"] == 32
+    assert two_metrics["train_loss"] == pytest.approx(one_metrics["train_loss"], abs=1e-5)
+    assert [s for s, _ in list_checkpoints(str(tmp_path / "two" / "run"))] == [2, 4]
