@@ -27,6 +27,7 @@ _EXPORTS = {
     "UnknownModelError": "registry",
     "get_pretrained": "registry",
     "list_pretrained": "registry",
+    "pipeline": "pipelines",
 }
 
 __all__ = list(_EXPORTS)

@@ -25,6 +25,11 @@ COMMANDS = {
     "convert": Command("paddle_roformer.convert",
                        "convert a PyTorch (Hugging Face) RoFormer checkpoint to a Paddle directory"),
     "list": Command("paddle_roformer.cli", "list the registered pretrained names"),
+    "fill-mask": Command("paddle_roformer.pipelines", "print the top-k tokens for each [MASK] in a text",
+                         "add_fill_mask_arguments", "run_fill_mask"),
+    "predict": Command("paddle_roformer.pipelines",
+                       "text or token classification of each line of a file (or stdin), as JSON lines",
+                       "add_predict_arguments", "run_predict"),
 }
 
 
