@@ -695,6 +695,18 @@ def _line_of(raw: str, needle: str, start: int = 0) -> Tuple[Optional[int], int]
     return raw.count("\n", 0, at) + 1, at
 
 
+def _line_of_value(raw: str, value, start: int = 0, key: Optional[str] = None) -> Tuple[Optional[int], int]:
+    """The line of a JSON value (``"key": value`` when ``key`` is given) at or after ``start``."""
+    for ascii_only in (False, True):
+        pattern = re.escape(json.dumps(value, ensure_ascii=ascii_only))
+        if key is not None:
+            pattern = re.escape(json.dumps(key)) + r"\s*:\s*" + pattern
+        match = re.compile(pattern).search(raw, start)
+        if match:
+            return raw.count("\n", 0, match.start()) + 1, match.start()
+    return None, start
+
+
 def read_squad(path, strict: bool = True) -> List[Example]:
     """SQuAD-layout JSON (DuReader-robust, CMRC2018): data -> paragraphs -> context, qas.
 
@@ -717,9 +729,7 @@ def read_squad(path, strict: bool = True) -> List[Example]:
                 raise where.error(line, f"data[{a}].paragraphs[{p}] has no 'context' text")
             for q, qa in enumerate(paragraph.get("qas", [])):
                 qid = qa.get("id") if isinstance(qa, dict) else None
-                line, at = _line_of(raw, json.dumps(str(qid), ensure_ascii=False)[1:-1], cursor)
-                if line is None:
-                    line, at = _line_of(raw, json.dumps(str(qid))[1:-1], cursor)
+                line, at = _line_of_value(raw, qid, cursor, key="id")
                 cursor = max(cursor, at)
                 name = f"data[{a}].paragraphs[{p}].qas[{q}] (id {qid!r})"
                 if qid is None or not isinstance(qa.get("question"), str):
@@ -763,6 +773,8 @@ def encode_qa(examples: List[Example], tokenizer, max_seq_len: int = 512, stride
     _check_max_seq_len(max_seq_len, least=8)
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
         raise ValueError(f"QA needs stride >= 1 (the step between context windows), got {stride!r}")
+    if not examples:
+        return []
     questions = []
     for example in examples:
         ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(example["question"]))
@@ -918,7 +930,7 @@ def read_c3(path) -> List[Example]:
     out, cursor = [], 0
     for n, item in enumerate(data):
         item_id = item[2] if isinstance(item, list) and len(item) == 3 else None
-        line, at = _line_of(raw, json.dumps(item_id, ensure_ascii=False), cursor) if item_id is not None else (None, cursor)
+        line, at = _line_of_value(raw, item_id, cursor) if item_id is not None else (None, cursor)
         cursor = max(cursor, at)
         if item_id is None or not isinstance(item[0], list) or not isinstance(item[1], list):
             raise where.error(line, f"item {n} is not [context sentences list, questions list, id]")

@@ -398,12 +398,13 @@ def test_qa_bad_data(tmp_path):
     bad_json = _write(tmp_path, "broken.json", '{"data": [\n  {"paragraphs": [}\n]}')
     with pytest.raises(ValueError, match=r"broken\.json:2: malformed JSON at column"):
         tasks.read_squad(bad_json)
-    wrong = _squad(tmp_path, [{"id": "q1", "question": "?", "answers": [_answer("北京")]},
-                              {"id": "q2", "question": "?", "answers": [{"text": "上海", "answer_start": 3}]}],
+    # ids "1" and "2" also occur in the texts before them: the line is the one of "id": "2"
+    wrong = _squad(tmp_path, [{"question": "第2个问题", "id": "1", "answers": [_answer("北京")]},
+                              {"question": "第2个", "id": "2", "answers": [{"text": "上海", "answer_start": 3}]}],
                    name="wrong.json")
     raw = open(wrong, encoding="utf-8").read().splitlines()
-    line = next(i for i, l in enumerate(raw, 1) if '"q2"' in l)
-    with pytest.raises(ValueError, match=rf"wrong\.json:{line}: .*id 'q2'.*'上海' is not at answer_start=3"):
+    line = next(i for i, l in enumerate(raw, 1) if '"id": "2"' in l)
+    with pytest.raises(ValueError, match=rf"wrong\.json:{line}: .*id '2'.*'上海' is not at answer_start=3"):
         tasks.read_squad(wrong)
     relaxed = tasks.read_squad(wrong, strict=False)
     assert relaxed[1]["answer_starts"] == [QA_CONTEXT.index("上海")]
