@@ -53,7 +53,7 @@ OPTIMIZER_SCALARS_NAME = "optimizer.json"
 METRICS_NAME = "metrics.json"
 CHECKPOINT_PREFIX = "checkpoint-"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-_STAGING_RE = re.compile(r"^checkpoint-(\d+)\.tmp-(\d+)$")
+_STAGING_RE = re.compile(r"^checkpoint-(\d+)\.(?:tmp|old)-(\d+)$")  # a save being staged / a replaced one
 LABEL_KEYS = ("labels", "start_positions", "end_positions")  # a batch with any of these yields a loss
 _LOWER_IS_BETTER = ("loss", "perplexity", "error", "wer", "cer")
 
@@ -257,7 +257,7 @@ def latest_checkpoint(output_dir: str) -> Optional[str]:
 
 
 def remove_stale_staging(output_dir: str) -> List[str]:
-    """Remove ``checkpoint-<step>.tmp-<pid>`` directories of processes that are gone (killed saves)."""
+    """Remove ``checkpoint-<step>.tmp-<pid>`` / ``.old-<pid>`` directories left by killed saves (or by this process)."""
     removed = []
     if not os.path.isdir(output_dir):
         return removed
@@ -426,9 +426,13 @@ class Trainer:
                         {"scheduler": self.scheduler.state_dict(), "warmup_steps": self.warmup,
                          "total_steps": self.state["max_steps"]})
             self._write_trainer_state(os.path.join(staging, TRAINER_STATE_NAME))
-            if os.path.exists(final):  # the same step saved again (a resumed run): replace it
-                shutil.rmtree(final)
-            os.rename(staging, final)
+            if os.path.exists(final):  # the same step saved again (a resumed run): move the old one aside
+                aside = f"{final}.old-{os.getpid()}"
+                os.rename(final, aside)
+                os.rename(staging, final)
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                os.rename(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

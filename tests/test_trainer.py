@@ -427,3 +427,41 @@ def test_two_processes_on_cpu_match_one_process_with_the_global_batch(tmp_path):
     assert two_metrics["train_samples"] == one_metrics["train_samples"] == 32
     assert two_metrics["train_loss"] == pytest.approx(one_metrics["train_loss"], abs=1e-5)
     assert [s for s, _ in list_checkpoints(str(tmp_path / "two" / "run"))] == [2, 4]
+
+
+def test_progress_bar_log_lines_and_visualdl(tmp_path, capsys, caplog):
+    import importlib.util
+    import logging
+
+    caplog.set_level(logging.INFO, logger="paddle_roformer")
+    trainer = Trainer(make_model(), config(tmp_path, max_steps=4, logging_steps=2, disable_progress=False),
+                      token5_dataset(16), token5_dataset(8))
+    trainer.train()
+    bar = capsys.readouterr().err
+    assert "4/4" in bar and "loss=" in bar and "lr=" in bar and "samples_s=" in bar
+    lines = [r.getMessage() for r in caplog.records]
+    assert [m.split()[1] for m in lines if m.startswith("step ") and " loss " in m] == ["2/4", "4/4"]
+    assert any(m.startswith("step 4 eval: loss=") for m in lines)
+    assert lines[-1].startswith("done: train_loss=")
+    if importlib.util.find_spec("visualdl") is not None:
+        assert os.listdir(tmp_path / "run" / "vdl")
+    quiet = Trainer(make_model(), config(tmp_path / "quiet", max_steps=2), token5_dataset(16))
+    quiet.train()
+    assert "2/2" not in capsys.readouterr().err
+
+
+def test_saving_the_same_step_again_replaces_the_checkpoint(tmp_path):
+    train = token5_dataset(16)
+    trainer = Trainer(make_model(), config(tmp_path, max_steps=2, save_steps=2), train)
+    trainer.train()
+    first = params(trainer.model)
+    with paddle.no_grad():
+        for p in trainer.model.parameters():
+            p.set_value(p * 0 + 1)
+    trainer.save_checkpoint()
+    assert [s for s, _ in list_checkpoints(trainer.output_dir)] == [2]
+    assert not [n for n in os.listdir(trainer.output_dir) if ".old-" in n or ".tmp-" in n]
+    again = make_model(seed=3)
+    Trainer(again, config(tmp_path, max_steps=2, resume_from_checkpoint=True), train).train()
+    assert all(np.all(v == 1) for v in params(again).values() if v.dtype.kind == "f")
+    assert any(not np.all(v == 1) for v in first.values())
