@@ -43,7 +43,7 @@ import paddle
 import paddle.nn as nn
 
 from .checkpoint import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, load_state_dict, read_safetensors, write_safetensors
-from .utils import atomic_write_text, pid_alive
+from .utils import atomic_write_text, fsync_directory, pid_alive
 
 logger = logging.getLogger("paddle_roformer")
 
@@ -400,10 +400,17 @@ class Trainer:
             path = os.path.join(directory, name)
             if os.path.isfile(path):
                 state = load_state_dict(path)
-                if hasattr(self.model, "load_pretrained_state_dict"):
-                    self.model.load_pretrained_state_dict(state)
-                else:
-                    self.model.set_state_dict(state)
+                own = self.model.state_dict()
+                missing = sorted(set(own) - set(state))
+                unexpected = sorted(set(state) - set(own))
+                if missing or unexpected:  # a checkpoint of this very run holds exactly the model's keys
+                    raise ValueError(f"{path} does not fit the model: missing {missing[:5]}, "
+                                     f"unexpected {unexpected[:5]}")
+                for key, array in state.items():
+                    if tuple(own[key].shape) != array.shape:
+                        raise ValueError(f"{path}: {key!r} has shape {array.shape}, the model's is "
+                                         f"{tuple(own[key].shape)}")
+                    own[key].set_value(paddle.to_tensor(array).astype(own[key].dtype))
                 return
         raise FileNotFoundError(f"{directory}: no {SAFE_WEIGHTS_NAME} or {WEIGHTS_NAME} to resume from")
 
@@ -433,6 +440,7 @@ class Trainer:
                 shutil.rmtree(aside, ignore_errors=True)
             else:
                 os.rename(staging, final)
+            fsync_directory(self.output_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -465,3 +465,37 @@ def test_saving_the_same_step_again_replaces_the_checkpoint(tmp_path):
     Trainer(again, config(tmp_path, max_steps=2, resume_from_checkpoint=True), train).train()
     assert all(np.all(v == 1) for v in params(again).values() if v.dtype.kind == "f")
     assert any(not np.all(v == 1) for v in first.values())
+
+
+class _Regressor(paddle.nn.Layer):
+    """A plain Layer (no save_pretrained) whose forward returns (loss, prediction) or the prediction alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = paddle.nn.Linear(3, 1)
+        self.norm = paddle.nn.LayerNorm(3)
+
+    def forward(self, x, labels=None):
+        prediction = self.linear(self.norm(x)).squeeze(-1)
+        if labels is None:
+            return prediction
+        return paddle.nn.functional.mse_loss(prediction, labels), prediction
+
+
+def test_a_plain_layer_trains_checkpoints_and_resumes(tmp_path):
+    rng = np.random.RandomState(0)
+    xs = rng.randn(24, 3).astype("float32")
+    data = [{"x": x, "labels": np.float32(x @ [1.0, -2.0, 0.5]), "note": np.int64(i)} for i, x in enumerate(xs)]
+    common = dict(num_train_epochs=4, per_device_train_batch_size=6, save_steps=5, learning_rate=0.05)
+    paddle.seed(0)
+    full = _Regressor()
+    result = Trainer(full, config(tmp_path / "full", **common), data, data).train()
+    assert result.metrics["eval"]["loss"] < result.metrics["best_eval"]["loss"] + 1e-9
+    assert os.path.isfile(tmp_path / "full" / "run" / "checkpoint-10" / "model.safetensors")
+    paddle.seed(1)
+    resumed = _Regressor()
+    Trainer(resumed, config(tmp_path / "full", resume_from_checkpoint=str(tmp_path / "full" / "run" / "checkpoint-10"),
+                            **common), data).train()
+    assert_params_close(params(resumed), params(full), atol=1e-6)
+    pred = Trainer(resumed, config(tmp_path / "p"), None).predict([{"x": x} for x in xs[:5]])
+    assert pred.output(0).shape == (5,)
