@@ -415,6 +415,8 @@ def test_two_processes_on_cpu_match_one_process_with_the_global_batch(tmp_path):
     logs = "".join(p.read_text() for p in sorted((tmp_path / "log").glob("workerlog.*")))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + logs[-3000:]
     assert "RANK 0 OF 2" in logs and "RANK 1 OF 2" in logs
+    rank0, rank1 = ((tmp_path / "log" / f"workerlog.{r}").read_text() for r in (0, 1))
+    assert "done: train_loss=" in rank0 and "done: train_loss=" not in rank1  # only rank 0 logs
     single = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "8"], env=env,
                             capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
