@@ -17,7 +17,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Callable, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 import paddle
@@ -26,7 +26,7 @@ import paddle.nn as nn
 from . import hub
 from .checkpoint import (SAFE_WEIGHTS_NAME, WEIGHTS_NAME, as_numpy, check_saved_directory, load_state_dict,
                          save_pretrained_files)
-from .config import RoFormerConfig
+from .config import CONFIG_NAME, LEGACY_CONFIG_NAME, RoFormerConfig
 
 logger = logging.getLogger("paddle_roformer")
 
@@ -83,7 +83,10 @@ class RoFormerPretrainedModel(nn.Layer):
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, save_directory: Union[str, os.PathLike], safe_serialization: bool = False, *,
                         is_main_process: bool = True, state_dict: Optional[Mapping[str, object]] = None,
-                        max_shard_size: Union[int, str, None] = None, variant: Optional[str] = None) -> None:
+                        max_shard_size: Union[int, str, None] = None, variant: Optional[str] = None,
+                        save_function: Optional[Callable] = None, merge_tensor_parallel: bool = False,
+                        config_to_save: Optional[RoFormerConfig] = None, shard_format: str = "naive",
+                        **unsupported) -> None:
         """Write ``config.json`` and the weights into ``save_directory``, as one atomic change.
 
         The weights go to ``model_state.pdparams`` (PaddleNLP's pickle format), or with
@@ -91,11 +94,26 @@ class RoFormerPretrainedModel(nn.Layer):
         format's file, if there, is removed. See ``checkpoint.save_pretrained_files`` for what is
         atomic. PaddleNLP's keywords: ``is_main_process=False`` writes nothing (the other ranks of
         a distributed run); ``state_dict`` is saved instead of the model's own; ``max_shard_size`` is
-        accepted when the weights fit in one file (no sharding here), else a ValueError; ``variant``
-        is not supported.
+        accepted when the weights fit in one file (no sharding here), else a ValueError;
+        ``config_to_save`` is written instead of the model's config; ``save_function`` may only be
+        ``paddle.save`` (what ``paddlenlp.trainer.Trainer`` passes; the files are written by this
+        package's atomic writer, in the same format); ``merge_tensor_parallel`` is a no-op (the model
+        is never split); ``variant`` may only be None or "" (the file names are fixed). Any other
+        value, or any other keyword, is a ValueError naming it.
         """
-        if variant is not None:
+        if unsupported:
+            raise ValueError(f"save_pretrained: unsupported keyword arguments {sorted(unsupported)}")
+        if variant not in (None, ""):
             raise ValueError(f"save_pretrained: variant={variant!r} is not supported (the file names are fixed)")
+        if save_function is not None and save_function is not paddle.save:
+            raise ValueError(f"save_pretrained: save_function={save_function!r} is not supported; the weights are "
+                             "always written in paddle.save's format by this package's atomic writer")
+        if shard_format != "naive":
+            raise ValueError(f"save_pretrained: shard_format={shard_format!r} is not supported (no sharding)")
+        if config_to_save is not None and not isinstance(config_to_save, RoFormerConfig):
+            raise ValueError(f"save_pretrained: config_to_save must be a RoFormerConfig, got "
+                             f"{type(config_to_save).__name__}")
+        del merge_tensor_parallel  # one rank holds every parameter: nothing to merge
         if not is_main_process:
             return
         state = dict(self.state_dict() if state_dict is None else state_dict)
@@ -104,21 +122,35 @@ class RoFormerPretrainedModel(nn.Layer):
                 state.pop(key, None)
         if max_shard_size is not None:
             _check_fits_one_shard(state, max_shard_size)
-        config = self.config.update(architectures=[type(self).__name__])
+        config = self.config if config_to_save is None else config_to_save
+        config = config.update(architectures=[type(self).__name__])
         save_pretrained_files(save_directory, state, config.to_json_string(), safe_serialization=safe_serialization)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, name_or_path: Union[str, os.PathLike], **overrides):
+    def from_pretrained(cls, name_or_path: Union[str, os.PathLike], *, config: Optional[RoFormerConfig] = None,
+                        **overrides):
         """Build the model from a registered name, a directory or a URL, then load its weights.
 
         ``overrides`` change the config first (``num_classes=3``, ``hidden_dropout_prob=0.0``, ...).
+        ``config`` (a ``RoFormerConfig``) replaces the one stored with the weights, as in PaddleNLP.
         A directory whose last ``save_pretrained`` did not finish is refused (``InterruptedSaveError``).
+
+        A ``checkpoint-N`` directory written by ``paddlenlp.trainer.Trainer`` holds the weights but
+        no ``config.json`` (that Trainer saves only the state dict of models that are not PaddleNLP's
+        own); its config is then read from the Trainer's ``output_dir``, the directory above it, where
+        ``model.save_pretrained(output_dir)`` put it. The model is returned in eval mode (see
+        docs/pipeline.md, "Differences from PaddleNLP").
         """
+        if config is not None and not isinstance(config, RoFormerConfig):
+            raise TypeError(f"from_pretrained: config must be a RoFormerConfig, got {type(config).__name__}")
         if isinstance(name_or_path, (str, os.PathLike)) and os.path.isdir(name_or_path):
             check_saved_directory(name_or_path)
         weights = hub.resolve(name_or_path, [SAFE_WEIGHTS_NAME, WEIGHTS_NAME])
-        config = RoFormerConfig.from_pretrained(name_or_path, **overrides)
+        if config is not None:
+            config = config.update(**overrides)
+        else:
+            config = RoFormerConfig.from_pretrained(_config_source(name_or_path), **overrides)
         model = cls(config)
         report = model.load_pretrained_state_dict(load_state_dict(weights))
         model.eval()
@@ -196,6 +228,35 @@ class RoFormerPretrainedModel(nn.Layer):
             backbone = {k[len(BASE_PREFIX):]: v for k, v in state_dict.items() if k.startswith(BASE_PREFIX)}
             return backbone, sorted(k for k in state_dict if not k.startswith(BASE_PREFIX))
         return dict(state_dict), []
+
+
+TRAINER_STATE_NAME = "trainer_state.json"  # written into every checkpoint-N by paddlenlp.trainer.Trainer
+
+
+def _config_source(name_or_path):
+    """Where the config of ``name_or_path`` is read: itself, or for a Trainer checkpoint without a
+    ``config.json``, the Trainer's ``output_dir`` above it."""
+    if not (isinstance(name_or_path, (str, os.PathLike)) and os.path.isdir(name_or_path)):
+        return name_or_path
+    directory = os.fspath(name_or_path)
+    if any(os.path.isfile(os.path.join(directory, name)) for name in (CONFIG_NAME, LEGACY_CONFIG_NAME)):
+        return name_or_path
+    parent = os.path.dirname(os.path.abspath(directory))
+    if os.path.isfile(os.path.join(directory, TRAINER_STATE_NAME)):
+        if os.path.isfile(os.path.join(parent, CONFIG_NAME)):
+            logger.info("%s: a Trainer checkpoint without config.json; using %s", directory,
+                        os.path.join(parent, CONFIG_NAME))
+            return parent
+        raise FileNotFoundError(
+            f"{directory} is a paddlenlp Trainer checkpoint with weights but no {CONFIG_NAME}, and its output_dir "
+            f"{parent} has none either. The Trainer saves only the weights of models that are not PaddleNLP's own: "
+            f"save the config once with model.save_pretrained(output_dir) (before or after training), or pass "
+            f"config=RoFormerConfig.from_pretrained(...)"
+        )
+    raise FileNotFoundError(
+        f"{directory} holds no {CONFIG_NAME}: save the model with save_pretrained, or pass "
+        "config=RoFormerConfig.from_pretrained(...)"
+    )
 
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,

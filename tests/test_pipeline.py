@@ -10,7 +10,6 @@ import pytest
 
 from _helpers import tiny_config
 
-import paddle_roformer
 from paddle_roformer import (RoFormerForMaskedLM, RoFormerForSequenceClassification, RoFormerForTokenClassification,
                              RoFormerModel, RoFormerTokenizer, cli)
 from paddle_roformer.pipelines import pipeline
@@ -28,9 +27,10 @@ def dirs(tmp_path_factory):
     (root / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
     tokenizer = RoFormerTokenizer(str(root / "vocab.txt"))
     paddle.seed(7)
+    size = len(WORDS)
     made = {
-        "text-classification": RoFormerForSequenceClassification(tiny_config(vocab_size=len(WORDS), id2label=SENTIMENT)),
-        "token-classification": RoFormerForTokenClassification(tiny_config(vocab_size=len(WORDS), id2label=NER_LABELS)),
+        "text-classification": RoFormerForSequenceClassification(tiny_config(vocab_size=size, id2label=SENTIMENT)),
+        "token-classification": RoFormerForTokenClassification(tiny_config(vocab_size=size, id2label=NER_LABELS)),
         "fill-mask": RoFormerForMaskedLM(tiny_config(vocab_size=len(WORDS))),
         "feature-extraction": RoFormerModel(tiny_config(vocab_size=len(WORDS))),
     }
