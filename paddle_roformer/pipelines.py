@@ -126,7 +126,8 @@ def _check_top_k(top_k, allow_none: bool) -> None:
 
 class TextClassificationPipeline(Pipeline):
     """``{"label", "score"}`` for ``top_k=1``; a list of them, best first, for another ``top_k``
-    (None: every label)."""
+    (None: every label). Scores: softmax; sigmoid for multi-label configs or a single label; the
+    raw outputs for ``problem_type="regression"``."""
 
     task = "text-classification"
     model_class = RoFormerForSequenceClassification
@@ -137,7 +138,10 @@ class TextClassificationPipeline(Pipeline):
 
     def _postprocess(self, text, output, row, arrays, offsets, options):
         logits = output.logits[row:row + 1]
-        if self.model.config.problem_type == "multi_label_classification":
+        config = self.model.config
+        if config.problem_type == "regression":
+            scores = logits[0].numpy()  # the predicted values themselves
+        elif config.problem_type == "multi_label_classification" or config.num_labels == 1:
             scores = F.sigmoid(logits)[0].numpy()
         else:
             scores = F.softmax(logits, axis=-1)[0].numpy()
@@ -332,7 +336,8 @@ def pipeline(task: str, model: Union[str, os.PathLike, RoFormerPretrainedModel] 
     loaded = _load_model(task_cls, model)
     if tokenizer is None:
         if isinstance(model, RoFormerPretrainedModel):
-            raise ValueError(f"{task}: pass tokenizer= when model is an instance (it has no directory to read one from)")
+            raise ValueError(f"{task}: pass tokenizer= when model is an instance "
+                             "(it has no directory to read one from)")
         tokenizer = model
     if not isinstance(tokenizer, RoFormerTokenizer):
         tokenizer = RoFormerTokenizer.from_pretrained(tokenizer)

@@ -81,6 +81,13 @@ def test_trainer_trains_saves_and_checkpoints_reload(setup):
     assert not np.allclose(_logits(earlier, tokenizer), trained)
     assert RoFormerTokenizer.from_pretrained(str(final)).get_vocab() == tokenizer.get_vocab()
 
+    from paddle_roformer import pipeline  # a checkpoint directory serves a pipeline as it is
+
+    predicted = pipeline("text-classification", model=str(final))([t for t, _ in EXAMPLES], top_k=None)
+    probs = np.exp(trained) / np.exp(trained).sum(axis=1, keepdims=True)
+    for row, result in zip(probs, predicted):
+        np.testing.assert_allclose([r["score"] for r in sorted(result, key=lambda r: r["label"])], row, atol=1e-5)
+
     trainer.save_model()  # weights into output_dir, beside the config saved before training
     np.testing.assert_array_equal(
         _logits(RoFormerForSequenceClassification.from_pretrained(str(output_dir)), tokenizer), trained)

@@ -67,6 +67,29 @@ def test_text_classification_labels_scores_and_top_k(dirs):
     _json_roundtrip(every)
 
 
+@pytest.mark.parametrize("problem_type, num_labels", [("multi_label_classification", 3), (None, 1), ("regression", 2)])
+def test_text_classification_scores_by_problem_type(dirs, problem_type, num_labels):
+    config = tiny_config(vocab_size=len(WORDS), num_labels=num_labels, problem_type=problem_type)
+    model = RoFormerForSequenceClassification(config)
+    tokenizer = RoFormerTokenizer.from_pretrained(dirs["text-classification"])
+    pipe = pipeline("text-classification", model=model, tokenizer=tokenizer)
+    scores = [r["score"] for r in pipe("北京", top_k=None)]
+    model.eval()
+    with paddle.no_grad():
+        logits = model(paddle.to_tensor([tokenizer("北京")["input_ids"]]))[0].numpy()
+    expected = logits if problem_type == "regression" else 1 / (1 + np.exp(-logits))  # raw, or sigmoid
+    np.testing.assert_allclose(scores, sorted(expected, reverse=True), atol=1e-5)
+
+
+def test_device_option(dirs):
+    before = paddle.get_device()
+    try:
+        assert pipeline("fill-mask", model=dirs["fill-mask"], device="cpu")("北[MASK]")
+        assert paddle.get_device() == "cpu"
+    finally:
+        paddle.set_device(before)
+
+
 def test_batching_and_padding_do_not_change_results(dirs):
     texts = ["北京", "中国的首都是北京，上海在工作。", "张三"]
     small = pipeline("text-classification", model=dirs["text-classification"], batch_size=1)(texts, top_k=None)
