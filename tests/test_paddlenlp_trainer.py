@@ -171,3 +171,34 @@ def test_from_pretrained_returns_eval_mode_where_paddlenlp_returns_train_mode(tm
     assert not RoFormerForSequenceClassification.from_pretrained(str(tmp_path)).training
     theirs = nlp.RoFormerForSequenceClassification.from_pretrained(str(tmp_path))
     assert theirs.training
+
+
+def test_token_classification_trains_and_its_checkpoint_tags_entities(tmp_path):
+    """NER end to end: DataCollatorForTokenClassification, Trainer, then pipeline() on the checkpoint."""
+    from paddlenlp.data import DataCollatorForTokenClassification
+
+    from paddle_roformer import RoFormerForTokenClassification, pipeline
+
+    (tmp_path / "vocab.txt").write_text("\n".join(SPECIALS + list("张三李四在北京上海工作")) + "\n", encoding="utf-8")
+    tokenizer = RoFormerTokenizer(str(tmp_path / "vocab.txt"))
+    label_ids = {"O": 0, "B-PER": 1, "I-PER": 2, "B-LOC": 3, "I-LOC": 4}
+    tagged = [("张三在北京工作", "B-PER I-PER O B-LOC I-LOC O O"), ("李四在上海", "B-PER I-PER O B-LOC I-LOC")]
+    features = [dict(tokenizer(text), labels=[-100] + [label_ids[t] for t in tags.split()] + [-100])
+                for text, tags in tagged] * 4
+    config = tiny_config(vocab_size=tokenizer.vocab_size, id2label={v: k for k, v in label_ids.items()},
+                         hidden_dropout_prob=0.0)
+    model = RoFormerForTokenClassification(config)
+    model.save_pretrained(str(tmp_path / "out"))
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=40, per_device_train_batch_size=8,
+                             save_steps=40, logging_steps=10, learning_rate=1e-2, seed=5, disable_tqdm=True,
+                             report_to=[])
+    trainer = Trainer(model=model, args=args, train_dataset=features, tokenizer=tokenizer,
+                      data_collator=DataCollatorForTokenClassification(tokenizer))  # pads labels with -100
+    trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert losses[-1] < losses[0] / 10
+
+    entities = pipeline("token-classification", model=str(tmp_path / "out" / "checkpoint-40"))(
+        ["张三在北京工作", "李四在上海"])
+    assert [[(e["entity_group"], e["word"], e["start"], e["end"]) for e in row] for row in entities] == [
+        [("PER", "张三", 0, 2), ("LOC", "北京", 3, 5)], [("PER", "李四", 0, 2), ("LOC", "上海", 3, 5)]]
