@@ -28,6 +28,10 @@ _EXPORTS = {
     "get_pretrained": "registry",
     "list_pretrained": "registry",
     "pipeline": "pipelines",
+    "Trainer": "trainer",
+    "TrainingConfig": "trainer",
+    "TASKS": "tasks",
+    "get_task": "tasks",
 }
 
 __all__ = list(_EXPORTS)

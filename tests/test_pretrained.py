@@ -32,7 +32,7 @@ def test_round_trip_every_class(cls, tmp_path):
     model.save_pretrained(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model_state.pdparams"]
     again = cls.from_pretrained(tmp_path)
-    assert not again.training  # from_pretrained returns an eval-mode model, as PaddleNLP does
+    assert not again.training  # eval mode (PaddleNLP returns train mode; see the list of differences)
     ids = _ids(config, (2, 3, 6) if cls is pr.RoFormerForMultipleChoice else (2, 6))
     with paddle.no_grad():
         np.testing.assert_array_equal(_first(model(ids)), _first(again(ids)))
