@@ -251,3 +251,52 @@ def test_offline_ok_false_propagates():
     with pytest.raises(FileNotFoundError):
         finetune.load_model_and_tokenizer("sentiment", {"name_or_path": "roformer-chinese-char-small"}, ["好"],
                                           offline_ok=False)
+
+
+def test_cached_vocab_without_weights_keeps_the_vocab(tmp_path, monkeypatch):
+    """Offline with the name's vocab.txt cached but no weights: its vocabulary, random weights, one notice."""
+    cache = tmp_path / "home"
+    monkeypatch.setenv("PADDLE_ROFORMER_HOME", os.fspath(cache))
+    name = "roformer-chinese-char-small"
+    (cache / "models" / name).mkdir(parents=True)
+    build_vocab([], os.fspath(cache / "models" / name / "vocab.txt"), texts=["今天天气很好", "质量太差"])
+    loaded = finetune.load_model_and_tokenizer("sentiment", {"name_or_path": name, "hidden_size": 32,
+                                                             "embedding_size": 32, "num_hidden_layers": 1,
+                                                             "num_attention_heads": 2, "intermediate_size": 64})
+    assert len(loaded.notices) == 1 and "weights of roformer-chinese-char-small" in loaded.notices[0]
+    assert loaded.model.config.vocab_size == 12000  # the name's architecture, not resized
+    assert loaded.tokenizer.vocab_file == os.fspath(cache / "models" / name / "vocab.txt")
+
+
+def test_weights_from_a_mirror_are_loaded(tmp_path, monkeypatch):
+    """PADDLE_ROFORMER_ENDPOINT serving <endpoint>/<name>/<file>: the published weights are fine-tuned."""
+    import functools
+    import http.server
+    import threading
+
+    from paddle_roformer.modeling import RoFormerModel
+
+    name = "roformer-chinese-char-small"
+    served = tmp_path / "mirror" / name
+    served.mkdir(parents=True)
+    base = RoFormerModel(RoFormerConfig.from_pretrained(name))
+    base.save_pretrained(served)
+    build_vocab([], os.fspath(served / "vocab.txt"), texts=["今天天气很好", "质量太差"])
+    expected = {k: v.numpy() for k, v in base.state_dict().items()}
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.fspath(tmp_path / "mirror"))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.delenv("PADDLE_ROFORMER_OFFLINE")
+        monkeypatch.setenv("PADDLE_ROFORMER_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("PADDLE_ROFORMER_DISABLE_PROGRESS", "1")
+        loaded = finetune.load_model_and_tokenizer("sentiment", {"name_or_path": name}, ["不会用到"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert loaded.notices == []
+    state = loaded.model.state_dict()
+    for key, value in expected.items():
+        np.testing.assert_array_equal(state["roformer." + key].numpy(), value, err_msg=key)
