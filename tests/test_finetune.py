@@ -300,3 +300,48 @@ def test_weights_from_a_mirror_are_loaded(tmp_path, monkeypatch):
     state = loaded.model.state_dict()
     for key, value in expected.items():
         np.testing.assert_array_equal(state["roformer." + key].numpy(), value, err_msg=key)
+
+
+def _task_files(task, directory):
+    """Small local data files in each task's format (task.files)."""
+    if task == "pairs":
+        rows = ["今天天气很好\t今天天气不错\t1", "我想买手机\t明天去游泳\t0", "这家店很好\t这家店不错\t1",
+                "价格太贵了\t我喜欢猫\t0"] * 3
+        for split in ("train", "dev", "test"):
+            (directory / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        return {s: os.fspath(directory / f"{s}.tsv") for s in ("train", "dev", "test")}
+    if task == "qa":
+        context = "北京是中国的首都，上海是中国最大的城市。"
+        qas = [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]}
+               for i, (q, a) in enumerate([("中国的首都是哪里", "北京"), ("最大的城市是哪里", "上海")] * 3)]
+        data = {"data": [{"paragraphs": [{"context": context, "qas": qas}]}]}
+        for split in ("train", "dev"):
+            (directory / f"{split}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        return {s: os.fspath(directory / f"{s}.json") for s in ("train", "dev")}
+    if task == "mc":
+        items = [[["小明今天去了公园。", "他在那里看到了一只猫。"],
+                  [{"question": "小明去了哪里？", "choice": ["公园", "学校", "商店"], "answer": "公园"},
+                   {"question": "他看到了什么？", "choice": ["狗", "猫"], "answer": "猫"}], f"c{i}"] for i in range(3)]
+        for split in ("train", "dev"):
+            (directory / f"{split}.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+        return {s: os.fspath(directory / f"{s}.json") for s in ("train", "dev")}
+    return None  # ner: the built-in corpus
+
+
+@pytest.mark.parametrize("task", ["ner", "qa", "mc", "pairs"])
+def test_every_task_trains_and_evaluates(task, tmp_path):
+    files = _task_files(task, tmp_path)
+    data = [f"task.files.{split}={path}" for split, path in (files or {}).items()]
+    quick = [q for q in QUICK if not q.startswith("train.max_steps")] + ["train.max_steps=2", "task.stride=8"]
+    status, stdout, stderr = run_cli(["train", task, *sets(quick + TINY + data), "--output-dir",
+                                      os.fspath(tmp_path / "run")])
+    assert status == 0, stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    metric = finetune.load_task_config(task, data).task_record().metric
+    assert metrics["global_step"] == 2 and metric in metrics["best_eval"]
+    assert ("test" in metrics) == (task in ("ner", "pairs"))
+    status, stdout, stderr = run_cli(["eval", task, *sets(quick + data), "--model", os.fspath(tmp_path / "run" / "best"),
+                                      "--split", "dev"])
+    assert status == 0, stderr
+    assert json.loads(stdout.strip().splitlines()[-1])["metrics"][metric] == pytest.approx(
+        metrics["best_eval"][metric], abs=1e-6)
