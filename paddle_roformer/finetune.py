@@ -512,12 +512,16 @@ def encode_splits(config: TaskConfig, splits: Mapping[str, Sequence], tokenizer)
 
 
 def set_threads(threads: Optional[int] = None) -> int:
-    """Use ``threads`` CPU threads (default: every core); returns the number set.
+    """Use ``threads`` CPU threads; returns the number set.
 
-    Sets ``OMP_NUM_THREADS`` (read when Paddle is imported) and, when Paddle is already imported,
+    The default is ``OMP_NUM_THREADS`` when the environment sets it, else every core. Sets
+    ``OMP_NUM_THREADS`` (read when Paddle is imported) and, when Paddle is already imported,
     ``paddle.base.core.set_num_threads`` (Paddle 3.x has no ``paddle.set_num_threads``).
     """
-    n = threads or os.cpu_count() or 1
+    n = threads
+    if n is None:
+        given = os.environ.get("OMP_NUM_THREADS", "").strip()
+        n = int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"--threads must be an integer >= 1, got {threads!r}")
     os.environ["OMP_NUM_THREADS"] = str(n)
@@ -625,7 +629,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                                        + ", ".join(_safe_names()))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one setting, value read as YAML (repeatable): --set train.learning_rate=3e-5")
-    parser.add_argument("--threads", type=int, help="CPU threads for Paddle (default: every core)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for Paddle (default: OMP_NUM_THREADS if set, else every core)")
 
 
 def _safe_names() -> List[str]:

@@ -54,10 +54,12 @@ def trained(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("PADDLE_ROFORMER_OFFLINE", "1")
     mp.setenv("PADDLE_ROFORMER_HOME", str(out / "empty-cache"))
+    cores = str(os.cpu_count() or 1)
+    mp.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", cores))  # restored afterwards
     try:
         paddle.seed(0)
         status, stdout, stderr = run_cli(["train", "sentiment", *sets(QUICK + TINY), "--output-dir",
-                                          str(out / "run"), "--threads", "2"])
+                                          str(out / "run"), "--threads", cores])
     finally:
         mp.undo()
     assert status == 0, stderr
@@ -147,8 +149,10 @@ def test_base_one_level(tmp_path):
 
 
 def test_set_threads(monkeypatch):
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # so that the variable is restored after the test
     assert finetune.set_threads(2) == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+    assert finetune.set_threads(None) == 2  # the environment's value is the default
+    monkeypatch.delenv("OMP_NUM_THREADS")
     assert finetune.set_threads(None) == (os.cpu_count() or 1)
     with pytest.raises(ValueError):
         finetune.set_threads(-1)
