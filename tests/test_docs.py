@@ -23,7 +23,6 @@ output blocks are never run.
 """
 import dataclasses
 import http.server
-import io
 import re
 import threading
 import types
@@ -73,12 +72,11 @@ def snippets(path):
     return found
 
 
-def test_snippet_parser():
-    text = ("intro\n\n```python\na = 1\n```\n\n<!-- no-test: needs your files -->\n\n```python\nopen('x')\n```\n"
-            "```bash\nls\n```\n")
-    path = Path("/nonexistent.md")
-    parsed = snippets(types.SimpleNamespace(read_text=lambda encoding: text, __fspath__=lambda: str(path)))
-    assert [(s.line, s.source, s.skip) for s in parsed] == [(3, "a = 1\n", ""), (9, "open('x')\n", "needs your files")]
+def test_snippet_parser(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n\n```python\na = 1\n```\n\n<!-- no-test: needs your files -->\n\n```python\n"
+                   "open('x')\n```\n```bash\nls\n```\n", encoding="utf-8")
+    assert [(s.line, s.source, s.skip) for s in snippets(doc)] == [(3, "a = 1\n", ""), (9, "open('x')\n", "needs your files")]
 
 
 def _stand_in_registry(original):

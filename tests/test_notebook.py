@@ -3,7 +3,7 @@
 The parameters cell (tagged ``parameters``) is replaced by tiny settings, as papermill would inject
 them; every cell must run without error in a fresh kernel within a bounded time.
 """
-import os
+import json
 import sys
 from pathlib import Path
 
@@ -49,23 +49,25 @@ def test_committed_notebook_is_clean():
     assert "if INSTALL" in install and "paddlepaddle.org.cn/packages/stable/" in install
 
 
-def test_notebook_runs_offline_on_tiny_settings(tmp_path):
+def test_notebook_runs_offline_on_tiny_settings(tmp_path, monkeypatch):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     parameters = next(cell for cell in nb.cells if "parameters" in cell.metadata.get("tags", []))
     parameters.source = TINY_PARAMETERS.strip()
-    env_keep = {key: os.environ.get(key) for key in ("PADDLE_ROFORMER_OFFLINE", "PADDLE_ROFORMER_HOME")}
-    os.environ["PADDLE_ROFORMER_OFFLINE"] = "1"  # the kernel inherits it: any download attempt is an error
-    os.environ["PADDLE_ROFORMER_HOME"] = str(tmp_path / "cache")
-    try:
-        client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
-                                         resources={"metadata": {"path": str(tmp_path)}})
-        client.execute()
-    finally:
-        for key, value in env_keep.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    # The kernel inherits the environment: offline, so any download attempt is an error, and an empty cache.
+    monkeypatch.setenv("PADDLE_ROFORMER_OFFLINE", "1")
+    monkeypatch.setenv("PADDLE_ROFORMER_HOME", str(tmp_path / "cache"))
+    # A kernel of this interpreter (not whatever "python3" a user-level kernelspec names).
+    spec = tmp_path / "jupyter" / "kernels" / "paddle-roformer-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "paddle_roformer tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    work = tmp_path / "work"
+    work.mkdir()
+    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="paddle-roformer-test",
+                                     resources={"metadata": {"path": str(work)}})
+    client.execute()  # raises CellExecutionError, with the cell and its traceback, when a cell fails
 
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert all(cell.execution_count is not None for cell in code), "every code cell ran"
@@ -80,4 +82,4 @@ def test_notebook_runs_offline_on_tiny_settings(tmp_path):
     filled = [line for line in _text(code[-1]).splitlines() if "这个手机很好" in line]
     assert len(filled) == 5 and not any("[MASK]" in line for line in filled)  # top_k=5 fillers
     for name in ("final", "best", "metrics.json"):
-        assert (tmp_path / "roformer_sentiment" / name).exists(), name
+        assert (work / "roformer_sentiment" / name).exists(), name
