@@ -331,6 +331,8 @@ def validate(sections: Mapping[str, Mapping[str, Any]], source: str = "") -> Tas
     if "name" not in task_values:
         raise ValueError(f"{where}task.name is required (one of {', '.join(TASKS)})")
     task = get_task(task_values["name"])
+    if task_values.get("files"):  # a split set to null (e.g. --set task.files.test=null) is dropped
+        task_values["files"] = {k: v for k, v in task_values["files"].items() if v is not None} or None
     settings = TaskSettings(**task_values)
     if settings.builtin and settings.files:
         raise ValueError(f"{where}set task.builtin or task.files, not both")
@@ -576,7 +578,7 @@ def train(config: TaskConfig, output_dir: Optional[str] = None, offline_ok: bool
                       task.compute_metrics)
     result = trainer.train()
     final_dir, best_dir = os.path.join(out, "final"), os.path.join(out, "best")
-    if not os.path.isdir(best_dir):  # no dev split: the final model is the one kept
+    if not features.get("dev"):  # no dev split: the final model is the one kept
         model.save_pretrained(best_dir)
     for directory in (final_dir, best_dir):
         tokenizer.save_pretrained(directory)

@@ -349,3 +349,16 @@ def test_every_task_trains_and_evaluates(task, tmp_path):
     assert status == 0, stderr
     assert json.loads(stdout.strip().splitlines()[-1])["metrics"][metric] == pytest.approx(
         metrics["best_eval"][metric], abs=1e-6)
+
+
+def test_without_dev_split_best_is_the_final_model(tmp_path):
+    files = _task_files("pairs", tmp_path)
+    data = [f"task.files.train={files['train']}", "task.files.dev=null", "task.files.test=null"]
+    status, stdout, stderr = run_cli(["train", "pairs", *sets(QUICK + TINY + data), "--set", "train.max_steps=2",
+                                      "--output-dir", os.fspath(tmp_path / "run")])
+    assert status == 0, stderr
+    best = RoFormerForSequenceClassification.from_pretrained(tmp_path / "run" / "best").state_dict()
+    final = RoFormerForSequenceClassification.from_pretrained(tmp_path / "run" / "final").state_dict()
+    for key in final:
+        np.testing.assert_array_equal(best[key].numpy(), final[key].numpy(), err_msg=key)
+    assert "test" not in json.loads((tmp_path / "run" / "metrics.json").read_text())
