@@ -95,10 +95,11 @@ class TaskConfig:
         return get_task(self.task.name)
 
     def to_dict(self) -> Dict[str, Any]:
-        task = {k: v for k, v in dataclasses.asdict(self.task).items()}
-        model = {"name_or_path": self.model.name_or_path, **({"tokenizer": self.model.tokenizer}
-                                                            if self.model.tokenizer else {}), **self.model.overrides}
-        return {"task": task, "model": model, "train": dict(self.train)}
+        model = {"name_or_path": self.model.name_or_path}
+        if self.model.tokenizer:
+            model["tokenizer"] = self.model.tokenizer
+        model.update(self.model.overrides)
+        return {"task": dataclasses.asdict(self.task), "model": model, "train": dict(self.train)}
 
 
 def _fields(cls) -> Dict[str, Any]:
