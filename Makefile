@@ -24,6 +24,7 @@ $(VENV)/.installed-test: setup.py | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed-demo
+	$(BIN)/pip install --quiet snownlp
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/python examples/demo.py
 
 test: $(VENV)/.installed-test
