@@ -245,8 +245,11 @@ class FillMaskPipeline(Pipeline):
         tok = self.tokenizer
         ids = arrays["input_ids"][row][arrays["attention_mask"][row] == 1]
         positions = [int(p) for p in np.nonzero(ids == tok.mask_token_id)[0]]
-        logits = output.logits[row]  # (T, V)
-        top_k = min(options["top_k"], logits.shape[-1])
+        # An embedding matrix may have more rows than vocab.txt has lines (padded vocabularies):
+        # rows without a token are never candidates.
+        usable = min(int(output.logits.shape[-1]), len(tok))
+        logits = output.logits[row][:, :usable]  # (T, V)
+        top_k = min(options["top_k"], usable)
         per_mask = []
         for position in positions:
             probs = F.softmax(logits[position], axis=-1).numpy()

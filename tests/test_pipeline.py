@@ -204,6 +204,15 @@ def test_fill_mask_several_masks_and_batches(dirs):
     assert len(results[1]) == 2 and isinstance(results[1][0], dict)
 
 
+def test_fill_mask_with_more_embedding_rows_than_vocabulary_lines(dirs, tmp_path):
+    model = RoFormerForMaskedLM(tiny_config(vocab_size=len(WORDS) + 40))  # rows past the vocabulary
+    model.save_pretrained(str(tmp_path))
+    RoFormerTokenizer.from_pretrained(dirs["fill-mask"]).save_pretrained(str(tmp_path))
+    result = pipeline("fill-mask", model=str(tmp_path), top_k=100)("北[MASK]")
+    assert len(result) == len(WORDS) and all(c["token"] < len(WORDS) for c in result)
+    assert abs(sum(c["score"] for c in result) - 1.0) < 1e-5
+
+
 def test_fill_mask_errors(dirs):
     pipe = pipeline("fill-mask", model=dirs["fill-mask"])
     with pytest.raises(ValueError, match=r"input 1 has no \[MASK\]"):
