@@ -109,6 +109,6 @@ print(f"test accuracy: {test['accuracy']:.4f}  (macro F1 {test['macro_f1']:.4f},
 # 6. Reload the saved model and classify new sentences (label "1" is positive).
 classify = pipeline("text-classification", model=best_dir, max_seq_len=args.max_seq_len)
 for text in ("质量很好，物流也快，非常满意！", "太差了，用了两天就坏了，不推荐。", "东西还行，就是包装有点简陋。"):
-    result = classify(text)
-    print(f"{text}  ->  {'positive' if result['label'] == '1' else 'negative'} ({result['score']:.3f})")
+    prediction = classify(text)
+    print(f"{text}  ->  {'positive' if prediction['label'] == '1' else 'negative'} ({prediction['score']:.3f})")
 print(f"model saved in {best_dir}; wall time {metrics['wall_time_s']:.0f} s")
