@@ -550,30 +550,44 @@ def _metrics_line(prefix: str, metrics: Mapping[str, Any]) -> str:
                                    for k, v in metrics.items())
 
 
-def train(config: TaskConfig, output_dir: Optional[str] = None, offline_ok: bool = True,
-          log=print) -> Dict[str, Any]:
-    """Fine-tune by ``config``; returns the metrics written to ``<output_dir>/metrics.json``.
+class FineTuned(NamedTuple):
+    """What ``fine_tune`` made: the metrics written to metrics.json, and the pieces it used."""
 
-    ``best/`` (the best evaluation, or the final model when there is no dev split) and ``final/``
-    hold the model and the tokenizer, ready for ``from_pretrained`` and ``paddle-roformer predict``.
-    The best model is evaluated on the test split when there is one (``metrics["test"]``).
+    metrics: Dict[str, Any]
+    model: Any  # the trained model, as it is at the end of training
+    tokenizer: Any
+    features: Dict[str, List[Dict[str, Any]]]  # split name -> encoded features
+    collate: Any  # features -> batch of numpy arrays
+
+
+def fine_tune(task, splits: Mapping[str, Sequence], model_settings, train_config, max_seq_len: int = 128,
+              stride: int = 128, offline_ok: bool = True, log=print,
+              extra_metrics: Optional[Mapping[str, Any]] = None) -> FineTuned:
+    """Fine-tune on ``splits`` (split name -> examples). Shared by ``paddle-roformer train`` and the
+    example scripts.
+
+    The model and tokenizer come from ``load_model_and_tokenizer`` (pretrained where they can be
+    had, else the architecture from scratch, with its notices logged). ``best/`` (the best
+    evaluation, or the final model when there is no dev split) and ``final/`` hold the model and
+    the tokenizer, ready for ``from_pretrained`` and ``paddle-roformer predict``. The best model is
+    evaluated on the test split when there is one (``metrics["test"]``).
     """
     from .heads import get_model_class
+    from .tasks import get_task
     from .trainer import Trainer
 
-    train_config = config.training_config(**({"output_dir": output_dir} if output_dir else {}))
-    out = os.fspath(train_config.output_dir)
-    task = config.task_record()
-    splits = load_splits(config)
+    task = get_task(task) if isinstance(task, str) else task
     if not splits.get("train"):
         raise ValueError(f"task {task.name!r}: no training examples (splits: {sorted(splits)})")
+    out = os.fspath(train_config.output_dir)
     os.makedirs(out, exist_ok=True)
-    loaded = load_model_and_tokenizer(task, config.model, example_texts(splits["train"]), offline_ok=offline_ok,
+    loaded = load_model_and_tokenizer(task, model_settings, example_texts(splits["train"]), offline_ok=offline_ok,
                                       work_dir=os.path.join(out, "vocab"))
     for line in loaded.notices:
         log(line)
     model, tokenizer = loaded.model, loaded.tokenizer
-    features = encode_splits(config, splits, tokenizer)
+    features = {name: task.encode(list(examples), tokenizer, max_seq_len=max_seq_len, stride=stride)
+                for name, examples in splits.items()}
     collate = task.collate(tokenizer)
     trainer = Trainer(model, train_config, features["train"], features.get("dev") or None, collate,
                       task.compute_metrics)
@@ -588,7 +602,7 @@ def train(config: TaskConfig, output_dir: Optional[str] = None, offline_ok: bool
                             for r in trainer.state.get("log_history", []) if "loss" in r]
     metrics["task"] = task.name
     metrics["notices"] = list(loaded.notices)
-    metrics["config"] = config.to_dict()
+    metrics.update(extra_metrics or {})
     if features.get("test"):
         best = get_model_class(task.head).from_pretrained(best_dir)
         metrics["test"] = Trainer(best, train_config, None, features["test"], collate,
@@ -598,7 +612,16 @@ def train(config: TaskConfig, output_dir: Optional[str] = None, offline_ok: bool
     summary.update({f"dev_{k}": v for k, v in (metrics.get("best_eval") or {}).items()})
     summary.update({f"test_{k}": v for k, v in (metrics.get("test") or {}).items()})
     log(_metrics_line("final:", summary) + f" (model: {best_dir})")
-    return metrics
+    return FineTuned(metrics, model, tokenizer, features, collate)
+
+
+def train(config: TaskConfig, output_dir: Optional[str] = None, offline_ok: bool = True,
+          log=print) -> Dict[str, Any]:
+    """Fine-tune by ``config`` (see ``fine_tune``); returns the metrics written to ``metrics.json``."""
+    train_config = config.training_config(**({"output_dir": output_dir} if output_dir else {}))
+    return fine_tune(config.task_record(), load_splits(config), config.model, train_config,
+                     max_seq_len=config.task.max_seq_len, stride=config.task.stride, offline_ok=offline_ok,
+                     log=log, extra_metrics={"config": config.to_dict()}).metrics
 
 
 def evaluate(config: TaskConfig, model_dir: str, split: str = "test", batch_size: Optional[int] = None,

@@ -63,8 +63,9 @@ def _check_reload(ns, out, head):
     """The final model, reloaded from output_dir/final, gives exactly the logits it gave in memory."""
     from paddle_roformer.heads import get_model_class
 
-    batch = ns["collate"](ns["features"]["train"][:4])
-    before = _logits(ns["model"], batch)
+    result = ns["result"]
+    batch = result.collate(result.features["train"][:4])
+    before = _logits(result.model, batch)
     after = _logits(get_model_class(head).from_pretrained(os.path.join(out, "final")), batch)
     np.testing.assert_array_equal(before, after)
 
@@ -101,7 +102,8 @@ def test_run_sentiment_builtin(monkeypatch, tmp_path, tiny_model_dir):
     from paddle_roformer.trainer import Trainer
 
     best = RoFormerForSequenceClassification.from_pretrained(os.path.join(out, "best"))
-    again = Trainer(best, ns["config"], None, ns["features"]["test"], ns["collate"], ns["task"].compute_metrics)
+    result = ns["result"]
+    again = Trainer(best, ns["config"], None, result.features["test"], result.collate, ns["task"].compute_metrics)
     assert again.evaluate() == metrics["test"]
     result = pipeline("text-classification", model=os.path.join(out, "best"))("质量很好")
     assert result["label"] in ("0", "1")
