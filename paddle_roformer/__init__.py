@@ -5,7 +5,12 @@ The names below are imported on first use, so ``import paddle_roformer.tokenizer
 """
 import importlib
 
+from .runtime import prefer_avx2_mkl_kernels
+
 __version__ = "0.1.0"
+
+# Before Paddle's first matmul: MKL's fast kernels on AMD CPUs too (see paddle_roformer.runtime).
+prefer_avx2_mkl_kernels()
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -32,6 +37,7 @@ _EXPORTS = {
     "TrainingConfig": "trainer",
     "TASKS": "tasks",
     "get_task": "tasks",
+    "set_num_threads": "runtime",
 }
 
 __all__ = list(_EXPORTS)

@@ -21,10 +21,8 @@ fill. YAML 1.1 reads ``3e-5`` (no dot) as a string: for a float field such a str
 The reusable part for scripts is :func:`load_model_and_tokenizer` (with its offline fallbacks),
 :func:`load_task_config`, :func:`load_splits` and :func:`encode_splits`.
 
-Threads: Paddle 3.x has no ``paddle.set_num_threads``; the CPU math library's thread count is
-read from ``OMP_NUM_THREADS`` when Paddle is imported, and ``paddle.base.core.set_num_threads``
-changes it afterwards. :func:`set_threads` does both, so ``--threads`` works whether Paddle is
-already imported or not.
+Threads: ``--threads`` goes through :func:`paddle_roformer.runtime.set_num_threads`, which works
+whether Paddle is already imported or not.
 """
 from __future__ import annotations
 
@@ -39,6 +37,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 
 import yaml
 
+from .runtime import set_num_threads
 from .utils import atomic_write_text, closest_match
 
 TASK_CONFIG_PACKAGE = "paddle_roformer.configs"  # configs/tasks/*.yaml ship inside it, under tasks/
@@ -511,33 +510,6 @@ def encode_splits(config: TaskConfig, splits: Mapping[str, Sequence], tokenizer)
             for name, examples in splits.items()}
 
 
-# ============================================================================ threads
-
-
-def set_threads(threads: Optional[int] = None) -> int:
-    """Use ``threads`` CPU threads; returns the number set.
-
-    The default is ``OMP_NUM_THREADS`` when the environment sets it, else every core. Sets
-    ``OMP_NUM_THREADS`` (read when Paddle is imported) and, when Paddle is already imported,
-    ``paddle.base.core.set_num_threads`` (Paddle 3.x has no ``paddle.set_num_threads``).
-    """
-    n = threads
-    if n is None:
-        given = os.environ.get("OMP_NUM_THREADS", "").strip()
-        n = int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"--threads must be an integer >= 1, got {threads!r}")
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    if "paddle" in sys.modules:
-        setter = getattr(sys.modules["paddle"], "set_num_threads", None)
-        if setter is None:
-            core = getattr(getattr(sys.modules["paddle"], "base", None), "core", None)
-            setter = getattr(core, "set_num_threads", None)
-        if setter is not None:
-            setter(n)
-    return n
-
-
 # ============================================================================ train / eval
 
 
@@ -680,7 +652,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    set_threads(args.threads)
+    set_num_threads(args.threads)
     try:
         config = load_task_config(args.config, args.overrides)
         train(config, output_dir=args.output_dir)
@@ -691,7 +663,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    set_threads(args.threads)
+    set_num_threads(args.threads)
     try:
         config = load_task_config(args.config, args.overrides)
         metrics = evaluate(config, args.model, split=args.split)

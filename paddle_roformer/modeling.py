@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Tuple
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -46,38 +47,81 @@ def get_activation(name: str):
 
 
 class RotaryEmbedding(nn.Layer):
-    """sin and cos of the rotary angles p * 10000^(-2i/D), computed for the positions asked for.
+    """sin and cos of the rotary angles p * 10000^(-2i/D), for the positions asked for.
 
-    Nothing is stored, so any position works: a sequence longer than ``max_position_embeddings``
-    gets exactly the values the formula defines. Angles are formed in float64 (as the published
-    sinusoid tables were) and cast afterwards, which keeps large positions accurate.
+    Both tables are (T, D), with the angle of pair i at columns 2i and 2i+1, so that applying
+    them is two plain products (see ``apply_rotary``). Any position works: a sequence longer than
+    ``max_position_embeddings`` gets exactly the values the formula defines. Angles are formed in
+    float64 (as the published sinusoid tables were) and cast afterwards, which keeps large
+    positions accurate.
+
+    In eager mode the tables are computed once per dtype and device for the longest span asked
+    for so far (grown by doubling) and sliced per call; while tracing for export the positions
+    are symbolic and the tables are computed in the traced program.
     """
 
     def __init__(self, head_dim: int, base: float = 10000.0):
         super().__init__()
         self.head_dim = head_dim
         self.base = base
+        self._cache = {}  # (dtype, device) -> (sin, cos), (L, D) each; never saved in state dicts
 
-    def forward(self, seq_len, offset=0, dtype="float32") -> Tuple[Tensor, Tensor]:
-        positions = paddle.arange(offset, offset + seq_len, dtype="float64")  # (T,)
+    def _tables(self, positions: Tensor, dtype) -> Tuple[Tensor, Tensor]:
         exponents = paddle.arange(0, self.head_dim, 2, dtype="float64") / self.head_dim
         inv_freq = 1.0 / paddle.pow(paddle.full([1], self.base, dtype="float64"), exponents)  # (D/2,)
-        angles = positions.unsqueeze(-1) * inv_freq.unsqueeze(0)  # (T, D/2)
-        sin = paddle.sin(angles).astype(dtype).unsqueeze([0, 1])  # (1, 1, T, D/2)
-        cos = paddle.cos(angles).astype(dtype).unsqueeze([0, 1])
-        return sin, cos
+        angles = positions.astype("float64").unsqueeze(-1) * inv_freq.unsqueeze(0)  # (T, D/2)
+        angles = paddle.stack([angles, angles], axis=-1).reshape([-1, self.head_dim])  # (T, D): pairs share an angle
+        return paddle.sin(angles).astype(dtype), paddle.cos(angles).astype(dtype)
+
+    def forward(self, seq_len, offset=0, dtype="float32") -> Tuple[Tensor, Tensor]:
+        if not (paddle.in_dynamic_mode() and isinstance(seq_len, int) and isinstance(offset, int)):
+            return self._tables(paddle.arange(offset, offset + seq_len, dtype="int64"), dtype)
+        if seq_len < 0 or offset < 0:
+            raise ValueError(f"rotary positions need seq_len >= 0 and offset >= 0, got {seq_len} and {offset}")
+        key = (str(dtype), paddle.get_device())
+        end = offset + seq_len
+        tables = self._cache.get(key)
+        if tables is None or tables[0].shape[0] < end:
+            length = max(end, 2 * tables[0].shape[0] if tables is not None else 512)
+            with paddle.no_grad():
+                sin, cos = self._tables(paddle.arange(0, length, dtype="int64"), dtype)
+            sin.stop_gradient = cos.stop_gradient = True
+            tables = self._cache[key] = (sin, cos)
+        return tables[0][offset:end], tables[1][offset:end]
+
+
+_QUARTER_TURNS = {}  # (size, dtype, device) -> the (D, D) matrix of rotate_pairs, eager mode only
+
+
+def _quarter_turn(size: int, dtype) -> Tensor:
+    turn = np.zeros((size, size), dtype="float32")
+    turn[np.arange(1, size, 2), np.arange(0, size, 2)] = -1.0  # out[2i] = -x[2i+1]
+    turn[np.arange(0, size, 2), np.arange(1, size, 2)] = 1.0  # out[2i+1] = x[2i]
+    if not paddle.in_dynamic_mode():
+        return paddle.to_tensor(turn, dtype=dtype)
+    key = (size, str(dtype), paddle.get_device())
+    if key not in _QUARTER_TURNS:
+        _QUARTER_TURNS[key] = paddle.to_tensor(turn, dtype=dtype)
+    return _QUARTER_TURNS[key]
+
+
+def rotate_pairs(x: Tensor) -> Tensor:
+    """(x[2i], x[2i+1]) -> (-x[2i+1], x[2i]) on the last axis: a quarter turn of every pair.
+
+    Done as a product with a signed permutation matrix: one matmul kernel, which on CPU is faster
+    than slicing and stacking the pairs (and their gradients), and stays one op when traced. Each
+    output is one input times +-1, so the result is exact.
+    """
+    return paddle.matmul(x, _quarter_turn(x.shape[-1], x.dtype))
 
 
 def apply_rotary(x: Tensor, sin: Tensor, cos: Tensor) -> Tensor:
-    """Rotate interleaved pairs (x[2i], x[2i+1]) of ``x`` (B, H, T, D) by the angles of sin/cos (.., T, D/2).
+    """Rotate interleaved pairs (x[2i], x[2i+1]) of ``x`` (B, H, T, D) by the angles of sin/cos (T, D).
 
     (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos). This is RoFormer's layout, not the half-split
     "rotate_half" layout of GPT-NeoX / LLaMA.
     """
-    pairs = x.reshape([0, 0, 0, -1, 2])  # (B, H, T, D/2, 2)
-    x1, x2 = pairs[..., 0], pairs[..., 1]
-    rotated = paddle.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
-    return rotated.reshape([0, 0, 0, -1])
+    return x * cos + rotate_pairs(x) * sin
 
 
 # ---------------------------------------------------------------------------- layers
@@ -179,6 +223,7 @@ class RoFormerEncoder(nn.Layer):
         super().__init__()
         self.layers = nn.LayerList([RoFormerLayer(config) for _ in range(config.num_hidden_layers)])
         self.rotary = RotaryEmbedding(config.head_dim)
+        self.num_heads, self.head_dim = config.num_attention_heads, config.head_dim
 
     def forward(
         self,
@@ -191,7 +236,10 @@ class RoFormerEncoder(nn.Layer):
         output_hidden_states: bool = False,
     ):
         # One sin/cos for all layers; new tokens continue after the cached ones.
-        rotary = self.rotary(paddle.shape(hidden_states)[1], offset=past_length, dtype=hidden_states.dtype)
+        seq_len = hidden_states.shape[1] if paddle.in_dynamic_mode() else paddle.shape(hidden_states)[1]
+        rotary = self.rotary(seq_len, offset=past_length, dtype=hidden_states.dtype)
+        if paddle.in_dynamic_mode():
+            rotary, attn_bias = self._expand_once(hidden_states, rotary, attn_bias)
         presents = [] if use_cache else None
         all_hidden = [hidden_states] if output_hidden_states else None
         all_attn = [] if output_attentions else None
@@ -210,6 +258,21 @@ class RoFormerEncoder(nn.Layer):
             tuple(all_hidden) if output_hidden_states else None,
             tuple(all_attn) if output_attentions else None,
         )
+
+    # Paddle's CPU kernels for same-shape elementwise ops (and their gradients) are several times
+    # faster than its broadcasting ones, so the rotary tables and the mask are expanded to the
+    # shapes they meet once per forward, for all layers, rather than broadcast in every layer.
+    EXPAND_BIAS_LIMIT = 1 << 24  # elements: above this (long inputs) the mask stays broadcast to save memory
+
+    def _expand_once(self, hidden_states, rotary, attn_bias):
+        batch_size, seq_len = hidden_states.shape[:2]
+        heads_shape = [batch_size, self.num_heads, seq_len, self.head_dim]  # (B, H, T, D)
+        rotary = tuple(table.expand(heads_shape) for table in rotary)
+        if attn_bias is not None:
+            scores_shape = [batch_size, self.num_heads, seq_len, attn_bias.shape[-1]]  # (B, H, T, S)
+            if math.prod(scores_shape) <= self.EXPAND_BIAS_LIMIT:
+                attn_bias = attn_bias.expand(scores_shape)
+        return rotary, attn_bias
 
 
 class RoFormerPooler(nn.Layer):

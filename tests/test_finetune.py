@@ -148,16 +148,6 @@ def test_base_one_level(tmp_path):
         finetune.load_task_config(tmp_path / "deeper.yaml")
 
 
-def test_set_threads(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # so that the variable is restored after the test
-    assert finetune.set_threads(2) == 2 and os.environ["OMP_NUM_THREADS"] == "2"
-    assert finetune.set_threads(None) == 2  # the environment's value is the default
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    assert finetune.set_threads(None) == (os.cpu_count() or 1)
-    with pytest.raises(ValueError):
-        finetune.set_threads(-1)
-
-
 # ---------------------------------------------------------------------------- training
 
 

@@ -6,7 +6,7 @@ import paddle
 import pytest
 
 import paddle_roformer as pr
-from paddle_roformer.modeling import MASK_VALUE, RotaryEmbedding, apply_rotary
+from paddle_roformer.modeling import MASK_VALUE, RotaryEmbedding, apply_rotary, rotate_pairs
 from _helpers import padded_batch, tiny_config
 
 
@@ -28,10 +28,12 @@ def _rotate_reference(x, positions, base=10000.0):
 
 def test_rotary_golden_values():
     sin, cos = RotaryEmbedding(head_dim=4)(3)
-    assert sin.shape == [1, 1, 3, 2]
-    # position 1: angles 1 and 1/100; position 2: angles 2 and 2/100
-    np.testing.assert_allclose(sin.numpy()[0, 0], [[0, 0], [0.84147098, 0.00999983], [0.90929743, 0.01999867]], atol=1e-7)
-    np.testing.assert_allclose(cos.numpy()[0, 0], [[1, 1], [0.54030231, 0.99995], [-0.41614684, 0.99980001]], atol=1e-7)
+    assert sin.shape == [3, 4]
+    # position 1: angles 1 and 1/100; position 2: angles 2 and 2/100; each pair's angle twice
+    s1, s2 = [0.84147098, 0.00999983], [0.90929743, 0.01999867]
+    c1, c2 = [0.54030231, 0.99995], [-0.41614684, 0.99980001]
+    np.testing.assert_allclose(sin.numpy(), [[0, 0, 0, 0], np.repeat(s1, 2), np.repeat(s2, 2)], atol=1e-7)
+    np.testing.assert_allclose(cos.numpy(), [[1, 1, 1, 1], np.repeat(c1, 2), np.repeat(c2, 2)], atol=1e-7)
 
 
 def test_apply_rotary_rotates_interleaved_pairs():
@@ -45,10 +47,45 @@ def test_rotary_is_not_the_half_split_layout():
     x = np.random.RandomState(1).randn(1, 1, 6, 8).astype("float32")
     sin, cos = (t.numpy() for t in RotaryEmbedding(8)(6))
     ours = apply_rotary(paddle.to_tensor(x), paddle.to_tensor(sin), paddle.to_tensor(cos)).numpy()
+    sin, cos = sin[:, 0::2], cos[:, 0::2]  # one angle per pair
     # GPT-NeoX / LLaMA: rotate (x[i], x[i + D/2]) instead of (x[2i], x[2i + 1])
     rotate_half = np.concatenate([-x[..., 4:], x[..., :4]], axis=-1)
     half_split = x * np.concatenate([cos, cos], -1) + rotate_half * np.concatenate([sin, sin], -1)
     assert np.abs(ours - half_split).max() > 0.1
+
+
+def test_rotary_tables_are_cached_and_grow_on_demand():
+    rot = RotaryEmbedding(8)
+    sin, cos = rot(5, offset=3)
+    first = rot._cache[("float32", paddle.get_device())][0]
+    assert first.shape[0] >= 8 and first.stop_gradient
+    rot(4, offset=1)  # inside the cached span: the same tables
+    assert rot._cache[("float32", paddle.get_device())][0] is first
+    long_sin, long_cos = rot(3000, offset=10)  # beyond it: recomputed, longer
+    assert rot._cache[("float32", paddle.get_device())][0].shape[0] >= 3010
+    fresh = RotaryEmbedding(8)._tables(paddle.arange(10, 3010, dtype="int64"), "float32")
+    np.testing.assert_array_equal(long_sin.numpy(), fresh[0].numpy())
+    np.testing.assert_array_equal(long_cos.numpy(), fresh[1].numpy())
+    np.testing.assert_array_equal(sin.numpy(), rot(5, offset=3)[0].numpy())
+    assert RotaryEmbedding(8).state_dict() == {}  # nothing of the cache is saved
+
+
+def test_rotary_tables_per_dtype():
+    rot = RotaryEmbedding(8)
+    sin32, _ = rot(6, dtype="float32")
+    sin64, _ = rot(6, dtype="float64")
+    assert sin32.dtype == paddle.float32 and sin64.dtype == paddle.float64
+    np.testing.assert_allclose(sin32.numpy(), sin64.numpy(), atol=1e-7)
+
+
+def test_rotary_rejects_negative_positions():
+    with pytest.raises(ValueError, match="offset >= 0"):
+        RotaryEmbedding(8)(3, offset=-1)
+
+
+def test_rotate_pairs_is_a_quarter_turn():
+    x = paddle.to_tensor(np.arange(8, dtype="float32").reshape(1, 8))
+    np.testing.assert_array_equal(rotate_pairs(x).numpy(), [[-1, 0, -3, 2, -5, 4, -7, 6]])
 
 
 def test_rotation_preserves_norm_and_relative_position():
@@ -80,14 +117,14 @@ def test_sequences_longer_than_max_position_embeddings_run(factor):
     sin, cos = RotaryEmbedding(config.head_dim)(seq_len)
     p = seq_len - 1
     expected = [math.sin(p * 10000 ** (-2 * i / config.head_dim)) for i in range(config.head_dim // 2)]
-    np.testing.assert_allclose(sin.numpy()[0, 0, -1], expected, atol=1e-6)
+    np.testing.assert_allclose(sin.numpy()[-1, 0::2], expected, atol=1e-6)
 
 
 def test_long_positions_are_accurate():
     """Angles are formed in float64: position 100000 is still exact to float32 precision."""
     sin, cos = RotaryEmbedding(64)(1, offset=100_000)
     expected = [math.cos(100_000 * 10000 ** (-2 * i / 64)) for i in range(32)]
-    np.testing.assert_allclose(cos.numpy().ravel(), expected, atol=1e-6)
+    np.testing.assert_allclose(cos.numpy()[0, 0::2], expected, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- masks and inputs
