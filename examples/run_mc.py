@@ -1,20 +1,22 @@
 """Fine-tune RoFormer for multiple choice over a context (C3 layout).
 
     python examples/run_mc.py --train_file train.json --dev_file dev.json --output_dir output/mc
+    python examples/run_mc.py --dataset c3   # PaddleNLP's load_dataset (downloads)
 
 Data: C3 JSON files (a list of [context sentences, questions with question / choice / answer, id]);
-there is no built-in corpus, so --train_file is required. Each choice is encoded as the pair
-(context, question + choice). Where the model's files cannot be fetched (offline), the architecture
-of --model_name_or_path is trained from random weights with a character vocabulary built from the
-training texts. Metric: accuracy. Writes output_dir/best and output_dir/metrics.json.
+there is no built-in corpus, so --train_file (or --dataset) is required. Each choice is encoded as
+the pair (context, question + choice). Where the model's files cannot be fetched (offline), the
+architecture of --model_name_or_path is trained from random weights with a character vocabulary
+built from the training texts. Metric: accuracy. Writes output_dir/best and output_dir/metrics.json.
 """
 import argparse
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model_name_or_path", default="roformer-chinese-char-small", help="a registered name or a directory")
-parser.add_argument("--train_file", required=True)
+parser.add_argument("--train_file", default=None, help="required unless --dataset")
 parser.add_argument("--dev_file", default=None)
 parser.add_argument("--test_file", default=None)
+parser.add_argument("--dataset", default=None, help="a PaddleNLP dataset instead of files, e.g. c3")
 parser.add_argument("--output_dir", default="output/mc")
 parser.add_argument("--max_seq_len", type=int, default=256)
 parser.add_argument("--batch_size", type=int, default=8)
@@ -29,19 +31,24 @@ parser.add_argument("--save_steps", type=int, default=None, help="default: no st
 parser.add_argument("--limit", type=int, default=None, help="use the first n examples of each split")
 parser.add_argument("--seed", type=int, default=42)
 args = parser.parse_args()
+if args.dataset and args.train_file:
+    parser.error("--dataset and --train_file exclude each other")
+if not (args.dataset or args.train_file):
+    parser.error("--train_file or --dataset is required")
 
 import paddle  # noqa: E402
 
 from paddle_roformer.finetune import fine_tune  # noqa: E402
-from paddle_roformer.tasks import get_task  # noqa: E402
+from paddle_roformer.tasks import get_task, load_paddlenlp  # noqa: E402
 from paddle_roformer.trainer import TrainingConfig  # noqa: E402
 
 paddle.seed(args.seed)
 task = get_task("mc")
 
-# Data: local files (this task has no built-in corpus).
+# Data: local files, or a PaddleNLP dataset with --dataset (train, dev and the test split if it
+# has labels); this task has no built-in corpus.
 files = {k: v for k, v in (("train", args.train_file), ("dev", args.dev_file), ("test", args.test_file)) if v}
-splits = task.load(files)
+splits = load_paddlenlp(task.name, dataset=args.dataset) if args.dataset else task.load(files)
 if args.limit:
     splits = {name: examples[: args.limit] for name, examples in splits.items()}
 print(", ".join(f"{name} {len(examples)}" for name, examples in splits.items()))

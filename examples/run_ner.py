@@ -2,6 +2,7 @@
 
     python examples/run_ner.py --model_name_or_path roformer-chinese-char-small --output_dir output/ner
     python examples/run_ner.py --train_file train.txt --dev_file dev.txt --test_file test.txt
+    python examples/run_ner.py --dataset msra_ner   # PaddleNLP's load_dataset (downloads)
 
 Data: MSRA-NER style files (``char \\t tag`` per line, blank line between sentences, or PaddleNLP's
 ``中\\002国 \\t B-LOC\\002I-LOC`` lines), or, without --train_file, the People's Daily 1998 sample
@@ -17,6 +18,7 @@ parser.add_argument("--model_name_or_path", default="roformer-chinese-char-small
 parser.add_argument("--train_file", default=None, help="default: the People's Daily sample (built in)")
 parser.add_argument("--dev_file", default=None)
 parser.add_argument("--test_file", default=None)
+parser.add_argument("--dataset", default=None, help="a PaddleNLP dataset instead of files, e.g. msra_ner")
 parser.add_argument("--output_dir", default="output/ner")
 parser.add_argument("--max_seq_len", type=int, default=128)
 parser.add_argument("--batch_size", type=int, default=32)
@@ -31,19 +33,25 @@ parser.add_argument("--save_steps", type=int, default=None, help="default: no st
 parser.add_argument("--limit", type=int, default=None, help="use the first n examples of each split")
 parser.add_argument("--seed", type=int, default=42)
 args = parser.parse_args()
+if args.dataset and args.train_file:
+    parser.error("--dataset and --train_file exclude each other")
 
 import paddle  # noqa: E402
 
 from paddle_roformer.finetune import fine_tune  # noqa: E402
-from paddle_roformer.tasks import get_task  # noqa: E402
+from paddle_roformer.tasks import get_task, load_paddlenlp  # noqa: E402
 from paddle_roformer.trainer import TrainingConfig  # noqa: E402
 
 paddle.seed(args.seed)
 task = get_task("ner")
 
-# Data: local files when given, else the built-in corpus.
+# Data: local files when given, a PaddleNLP dataset with --dataset (train, dev and the test split
+# if it has labels), else the built-in corpus.
 files = {k: v for k, v in (("train", args.train_file), ("dev", args.dev_file), ("test", args.test_file)) if v}
-splits = task.load(files) if files else task.builtin(seed=args.seed)
+if args.dataset:
+    splits = load_paddlenlp(task.name, dataset=args.dataset)
+else:
+    splits = task.load(files) if files else task.builtin(seed=args.seed)
 if args.limit:
     splits = {name: examples[: args.limit] for name, examples in splits.items()}
 print(", ".join(f"{name} {len(examples)}" for name, examples in splits.items()))

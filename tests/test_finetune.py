@@ -3,6 +3,8 @@ import contextlib
 import io
 import json
 import os
+import sys
+import types
 from importlib import resources
 
 import numpy as np
@@ -133,6 +135,46 @@ def test_set_values_are_yaml_scalars_and_type_checked():
         finetune.load_task_config("sentiment", ["task.builtin=3"])
     with pytest.raises(ValueError, match="learning_rate"):  # TrainingConfig's own bound
         finetune.load_task_config("sentiment", ["train.learning_rate=-1"])
+
+
+def test_data_sources_exclude_each_other():
+    with pytest.raises(ValueError, match="task.builtin and task.paddlenlp exclude each other"):
+        finetune.load_task_config("sentiment", ["task.paddlenlp=chnsenticorp"])
+    with pytest.raises(ValueError, match="task.files and task.paddlenlp exclude each other"):
+        finetune.load_task_config("pairs", ["task.paddlenlp=lcqmc"])
+    with pytest.raises(ValueError, match="task.builtin and task.files exclude each other"):
+        finetune.load_task_config("sentiment", ["task.files.train=a.tsv"])
+    with pytest.raises(ValueError, match="task.paddlenlp: lcqmc"):  # the hint when no data is set
+        finetune.load_task_config("pairs", ["task.files=null"])
+    with pytest.raises(ValueError, match="task.paddlenlp: dataset must be"):
+        finetune.load_task_config("pairs", ["task.files=null", "task.paddlenlp=':afqmc'"])
+
+
+def test_load_splits_from_paddlenlp(monkeypatch):
+    class Records(list):
+        label_list = ["0", "1"]
+
+    data = {"train": Records([{"query": "今天天气怎么样", "title": "今天天气如何", "label": 1},
+                              {"query": "我喜欢猫", "title": "明天下雨吗", "label": 0}]),
+            "dev": Records([{"query": "手机坏了", "title": "去哪里吃饭", "label": 0}]),
+            "test": Records([{"query": "你好", "title": "您好", "label": ""}])}
+    calls = []
+
+    def load_dataset(path, name=None, splits=None):
+        calls.append((path, name, splits))
+        return data[splits]
+
+    monkeypatch.setitem(sys.modules, "paddlenlp.datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    config = finetune.load_task_config("pairs", ["task.files=null", "task.paddlenlp=lcqmc", "task.limit=1"])
+    assert config.task.paddlenlp == "lcqmc" and config.to_dict()["task"]["paddlenlp"] == "lcqmc"
+    with pytest.raises(RuntimeError, match="PADDLE_ROFORMER_OFFLINE"):
+        finetune.load_splits(config)
+    assert calls == []
+    monkeypatch.delenv("PADDLE_ROFORMER_OFFLINE")
+    splits = finetune.load_splits(config)
+    assert splits == {"train": [{"text_a": "今天天气怎么样", "text_b": "今天天气如何", "label": "1"}],
+                      "dev": [{"text_a": "手机坏了", "text_b": "去哪里吃饭", "label": "0"}]}  # test: no labels
+    assert calls == [("lcqmc", None, "train"), ("lcqmc", None, "dev"), ("lcqmc", None, "test")]
 
 
 def test_base_one_level(tmp_path):

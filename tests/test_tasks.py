@@ -1,5 +1,6 @@
 """paddle_roformer.tasks: the task table, readers on real and hand-written data, encoders, collators, metrics."""
 import json
+import sys
 import types
 
 import numpy as np
@@ -66,10 +67,174 @@ def test_task_without_builtin_corpus_says_what_to_pass():
         get_task("qa").load()
 
 
+# ---------------------------------------------------------------------------- PaddleNLP's load_dataset
+
+
+class FakeMapDataset(list):
+    """What PaddleNLP's load_dataset returns: a list of dicts with the dataset's ``label_list``."""
+
+    def __init__(self, records, label_list=None):
+        super().__init__(records)
+        self.label_list = label_list
+
+
+# Records as PaddleNLP 2.8.1 returns them (paddlenlp/datasets/<name>.py), labels already turned into
+# ids into label_list where the first record has a label; test splits without labels keep "".
+PADDLENLP_DATA = {
+    "chnsenticorp": {
+        "train": FakeMapDataset([{"text": "质量很好", "label": 1, "qid": ""},
+                                 {"text": "太差了", "label": 0, "qid": ""}], ["0", "1"]),
+        "dev": FakeMapDataset([{"text": "不错", "label": 1, "qid": "0"}], ["0", "1"]),
+        "test": FakeMapDataset([{"text": "一般", "label": "", "qid": "0"}], ["0", "1"]),
+    },
+    "lcqmc": {
+        "train": FakeMapDataset([{"query": "今天天气怎么样", "title": "今天天气如何", "label": 1}], ["0", "1"]),
+        "dev": FakeMapDataset([{"query": "我想买手机", "title": "哪里有卖电脑的", "label": 0}], ["0", "1"]),
+        "test": FakeMapDataset([{"query": "你好", "title": "您好", "label": ""}], ["0", "1"]),
+    },
+    "msra_ner": {  # no dev split
+        "train": FakeMapDataset([{"tokens": list("江泽民在北京"), "labels": [0, 1, 1, 6, 4, 5]}], list(NER_LABELS)),
+        "test": FakeMapDataset([{"tokens": list("上海"), "labels": [4, 5]}], list(NER_LABELS)),
+    },
+    "dureader_robust": {
+        "train": FakeMapDataset([{"id": "q1", "title": "", "context": QA_CONTEXT, "question": "中国的首都是哪里？",
+                                  "answers": ["北京"], "answer_starts": [0]}]),
+        "dev": FakeMapDataset([{"id": "q2", "title": "", "context": QA_CONTEXT, "question": "哪座城市位于长江入海口？",
+                                "answers": ["上海"], "answer_starts": [QA_CONTEXT.index("上海") + 3]}]),
+        "test": FakeMapDataset([{"id": "q3", "title": "", "context": QA_CONTEXT, "question": "深圳在哪里？",
+                                 "answers": [], "answer_starts": []}]),
+    },
+    "c3": {
+        "train": FakeMapDataset([{"context": ["小明和小红去公园玩，", "天气很好。"], "question": "他们玩了多久？",
+                                  "choice": ["两个小时", "三个小时"], "answer": "三个小时", "label": 1}],
+                                ["0", "1", "2", "3"]),
+        "dev": FakeMapDataset([{"context": ["小明去公园玩。"], "question": "谁去公园？", "choice": ["小明", "小红"],
+                                "answer": "小明", "label": 0}], ["0", "1", "2", "3"]),
+        "test": FakeMapDataset([{"context": ["小红在家。"], "question": "谁在家？", "choice": ["小明", "小红"],
+                                 "answer": "小红", "label": 1}], ["0", "1", "2", "3"]),
+    },
+}
+
+
+def fake_paddlenlp(monkeypatch, data=PADDLENLP_DATA, calls=None):
+    """Put a fake ``paddlenlp.datasets`` in sys.modules: load_dataset serves ``data``, never the network."""
+
+    def load_dataset(path, name=None, splits=None):
+        if calls is not None:
+            calls.append((path, name, splits))
+        key = f"{path}:{name}" if name else path
+        if splits not in data[key]:
+            raise ValueError(f'Invalid split "{splits}". Should be one of {list(data[key])}.')
+        return data[key][splits]
+
+    monkeypatch.delenv("PADDLE_ROFORMER_OFFLINE", raising=False)
+    monkeypatch.setitem(sys.modules, "paddlenlp.datasets", types.SimpleNamespace(load_dataset=load_dataset))
+
+
+def test_load_paddlenlp_sentiment_and_pairs_drop_the_unlabelled_test_split(monkeypatch, caplog):
+    fake_paddlenlp(monkeypatch)
+    with caplog.at_level("WARNING", logger="paddle_roformer"):
+        sentiment = tasks.load_paddlenlp("sentiment")
+        pairs = tasks.load_paddlenlp("pairs")
+    assert sentiment == {"train": [{"text_a": "质量很好", "label": "1"}, {"text_a": "太差了", "label": "0"}],
+                         "dev": [{"text_a": "不错", "label": "1"}]}
+    assert pairs == {"train": [{"text_a": "今天天气怎么样", "text_b": "今天天气如何", "label": "1"}],
+                     "dev": [{"text_a": "我想买手机", "text_b": "哪里有卖电脑的", "label": "0"}]}
+    assert "'chnsenticorp' split 'test' has no labels" in caplog.text
+    kept = tasks.load_paddlenlp("sentiment", splits=["test"], keep_unlabelled=True)
+    assert kept == {"test": [{"text_a": "一般", "label": None}]}
+
+
+def test_load_paddlenlp_ner_matches_the_file_reader(monkeypatch, tmp_path, tokenizer):
+    fake_paddlenlp(monkeypatch)
+    splits = tasks.load_paddlenlp("ner")
+    assert sorted(splits) == ["test", "train"]  # msra_ner has no dev split
+    assert splits["train"] == [{"text": "江泽民在北京", "labels": ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"]}]
+    from_file = tasks.read_char_tags(_write(tmp_path, "ner.tsv", "江\002泽\002民\002在\002北\002京\t"
+                                                                "B-PER\002I-PER\002I-PER\002O\002B-LOC\002I-LOC\n"))
+    assert [{k: v for k, v in e.items() if k != "line"} for e in from_file] == splits["train"]
+    assert tasks.encode_ner(splits["train"], tokenizer, max_seq_len=16)[0]["labels"][1:4] == [0, 1, 1]
+
+
+def test_load_paddlenlp_qa_and_mc(monkeypatch):
+    fake_paddlenlp(monkeypatch)
+    qa = tasks.load_paddlenlp("qa")
+    assert sorted(qa) == ["dev", "train"]  # dureader_robust's test split has no answers
+    assert qa["train"] == [{"id": "q1", "question": "中国的首都是哪里？", "context": QA_CONTEXT, "answers": ["北京"],
+                            "answer_starts": [0]}]
+    assert qa["dev"][0]["answer_starts"] == [QA_CONTEXT.index("上海")]  # moved back onto its text
+    mc = tasks.load_paddlenlp("mc")
+    assert mc["train"] == [{"id": "train-0", "context": "小明和小红去公园玩，天气很好。", "question": "他们玩了多久？",
+                            "choices": ["两个小时", "三个小时"], "label": 1}]
+    assert [e["label"] for e in mc["test"]] == [1]
+
+
+def test_load_paddlenlp_maps_ids_through_the_label_list(monkeypatch):
+    reversed_labels = {"chnsenticorp": {"train": FakeMapDataset([{"text": "好", "label": 0}, {"text": "坏", "label": 1}],
+                                                                ["1", "0"])}}
+    calls = []
+    fake_paddlenlp(monkeypatch, reversed_labels, calls)
+    splits = tasks.load_paddlenlp("sentiment", splits=["train"])
+    assert [e["label"] for e in splits["train"]] == ["1", "0"]
+    assert calls == [("chnsenticorp", None, "train")]
+
+
+def test_load_paddlenlp_other_dataset_and_config(monkeypatch):
+    calls = []
+    data = {"clue:afqmc": {"train": FakeMapDataset([{"sentence1": "a", "sentence2": "b", "label": 0}], ["0", "1"])}}
+    fake_paddlenlp(monkeypatch, data, calls)
+    with pytest.raises(ValueError, match=r"PaddleNLP 'clue:afqmc' split 'train' record 0: no 'query' field"):
+        tasks.load_paddlenlp("pairs", dataset="clue:afqmc")
+    assert calls[0] == ("clue", "afqmc", "train")
+    for bad in (5, "clue:", ":afqmc"):
+        with pytest.raises(ValueError, match="dataset must be"):
+            tasks.load_paddlenlp("pairs", dataset=bad)
+
+
+def test_load_paddlenlp_bad_records_name_dataset_split_record_and_field(monkeypatch):
+    data = {"chnsenticorp": {"train": FakeMapDataset([{"text": "好", "label": 1}, {"label": 0}], ["0", "1"]),
+                             "dev": FakeMapDataset([{"text": "好", "label": 5}], ["0", "1"])},
+            "msra_ner": {"train": FakeMapDataset([{"tokens": list("北京"), "labels": [4]}], list(NER_LABELS))},
+            "lcqmc": {"train": FakeMapDataset([{"query": "a", "title": "b", "label": "2"}])}}
+    fake_paddlenlp(monkeypatch, data)
+    with pytest.raises(ValueError, match=r"PaddleNLP 'chnsenticorp' split 'train' record 1: no 'text' field"):
+        tasks.load_paddlenlp("sentiment", splits=["train"])
+    with pytest.raises(ValueError, match=r"split 'dev' record 0: label id 5 is outside"):
+        tasks.load_paddlenlp("sentiment", splits=["dev"])
+    with pytest.raises(ValueError, match=r"'msra_ner' split 'train' record 0: 2 tokens but 1 labels"):
+        tasks.load_paddlenlp("ner")
+    with pytest.raises(ValueError, match=r"label '2' is not one of task 'pairs'"):
+        tasks.load_paddlenlp("pairs")
+
+
 def test_load_paddlenlp_is_refused_offline(monkeypatch):
+    calls = []
+    fake_paddlenlp(monkeypatch, calls=calls)
     monkeypatch.setenv("PADDLE_ROFORMER_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="PADDLE_ROFORMER_OFFLINE"):
         tasks.load_paddlenlp("sentiment")
+    assert calls == []
+
+
+def test_load_paddlenlp_without_paddlenlp_says_how_to_install(monkeypatch):
+    monkeypatch.delenv("PADDLE_ROFORMER_OFFLINE", raising=False)
+    monkeypatch.setitem(sys.modules, "paddlenlp.datasets", None)
+    with pytest.raises(ImportError, match="pip install paddlenlp"):
+        tasks.load_paddlenlp("sentiment")
+
+
+def test_load_paddlenlp_download_failure_names_the_dataset(monkeypatch):
+    def load_dataset(path, name=None, splits=None):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.delenv("PADDLE_ROFORMER_OFFLINE", raising=False)
+    monkeypatch.setitem(sys.modules, "paddlenlp.datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    with pytest.raises(RuntimeError, match=r"could not load 'lcqmc' split 'train': no route to host") as info:
+        tasks.load_paddlenlp("pairs")
+    assert isinstance(info.value.__cause__, ConnectionError)
+    fake_paddlenlp(monkeypatch)
+    with pytest.raises(RuntimeError, match=r"could not load 'msra_ner' split 'dev': Invalid split"):
+        tasks.load_paddlenlp("ner", splits=["train", "dev"])  # a split asked for by name must exist
 
 
 # ---------------------------------------------------------------------------- sentiment
