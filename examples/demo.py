@@ -3,8 +3,9 @@
     python examples/demo.py                 # the full run (a few minutes on 2 cores)
     python examples/demo.py --quick         # a tiny model, a few steps: checks the path works
 
-Steps: split the reviews (train / dev / test), build a character vocabulary from the training
-split, train a small RoFormer with a classification head, keep the best model on the dev split,
+Steps: split the reviews (train / dev / test), build a vocabulary of jieba words and characters
+from the training split (the layout of roformer-chinese-base's vocabulary), train a small RoFormer
+with a classification head for two epochs, keep the best model on the dev split,
 evaluate it on the held-out test split, save it, reload it through ``pipeline()`` and classify
 three new sentences. No pretrained weights are needed (none are downloaded).
 """
@@ -20,10 +21,12 @@ parser.add_argument("--hidden_size", type=int, default=128)
 parser.add_argument("--num_hidden_layers", type=int, default=2)
 parser.add_argument("--num_attention_heads", type=int, default=4)
 parser.add_argument("--intermediate_size", type=int, default=512)
-parser.add_argument("--min_freq", type=int, default=2, help="characters seen fewer times become [UNK]")
+parser.add_argument("--vocab", choices=("word", "char"), default="word",
+                    help="word: jieba words + characters (roformer-chinese-base's layout); char: characters only")
+parser.add_argument("--min_freq", type=int, default=2, help="tokens seen fewer times are left out of the vocabulary")
 parser.add_argument("--batch_size", type=int, default=32)
 parser.add_argument("--learning_rate", type=float, default=1e-3, help="a small model from scratch takes a high rate")
-parser.add_argument("--epochs", type=float, default=1)
+parser.add_argument("--epochs", type=float, default=2)
 parser.add_argument("--max_steps", type=int, default=None, help="stop after this many steps (overrides --epochs)")
 parser.add_argument("--warmup_ratio", type=float, default=0.1)
 parser.add_argument("--weight_decay", type=float, default=0.01)
@@ -31,11 +34,16 @@ parser.add_argument("--logging_steps", type=int, default=100)
 parser.add_argument("--eval_steps", type=int, default=None, help="default: evaluate at each epoch end")
 parser.add_argument("--limit", type=int, default=None, help="use the first n reviews of each file")
 parser.add_argument("--seed", type=int, default=42)
+parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: OMP_NUM_THREADS, else every core)")
 parser.add_argument("--quick", action="store_true", help="a tiny model on 600 reviews for 20 steps")
 args = parser.parse_args()
 if args.quick:
     args.limit, args.max_steps, args.max_seq_len, args.logging_steps = 300, 20, 32, 5
     args.hidden_size, args.num_hidden_layers, args.num_attention_heads, args.intermediate_size = 32, 1, 2, 64
+
+import paddle_roformer  # noqa: E402
+
+paddle_roformer.set_num_threads(args.threads)  # Paddle would use one core otherwise
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402  (imported after argparse so that --help is instant)
@@ -54,10 +62,10 @@ task = get_task("sentiment")
 splits = task.builtin(seed=args.seed, limit=args.limit)
 print(f"reviews: train {len(splits['train'])}, dev {len(splits['dev'])}, test {len(splits['test'])}")
 
-# 2. A character vocabulary from the training split only (the test split stays unseen).
-vocab_file = build_vocab([], os.path.join(args.output_dir, "vocab.txt"), mode="char", min_freq=args.min_freq,
+# 2. A vocabulary from the training split only (the test split stays unseen).
+vocab_file = build_vocab([], os.path.join(args.output_dir, "vocab.txt"), mode=args.vocab, min_freq=args.min_freq,
                          texts=[example["text_a"] for example in splits["train"]])
-tokenizer = RoFormerTokenizer(vocab_file, do_lower_case=True, use_jieba=False)
+tokenizer = RoFormerTokenizer(vocab_file, do_lower_case=True, use_jieba=args.vocab == "word")
 print(f"vocabulary: {tokenizer.vocab_size} tokens ({vocab_file})")
 
 # 3. A small RoFormer with random weights and a two-class head.

@@ -153,7 +153,14 @@ def _unknown(key: str, known, what: str = "key") -> ValueError:
 
 
 def _type_name(annotation) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    """How an error message names what a field takes: "an integer", "a string or null", ..."""
+    simple = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+              dict: "a mapping", list: "a list", type(None): "null"}
+    if typing.get_origin(annotation) is typing.Union:
+        return " or ".join(_type_name(option) for option in typing.get_args(annotation))
+    origin = typing.get_origin(annotation) or annotation
+    named = {Mapping: dict, Sequence: list}.get(origin, origin)
+    return simple.get(named, getattr(annotation, "__name__", None) or str(annotation).replace("typing.", ""))
 
 
 def _check_value(where: str, value, annotation):
@@ -670,12 +677,19 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="write the metrics JSON here (default: MODEL/eval_<split>.json)")
 
 
+def _user_errors():
+    from .tasks import DatasetUnavailableError
+
+    # a bad config, missing data or a missing optional package: one "error:" line, no traceback
+    return (ValueError, TypeError, FileNotFoundError, KeyError, ImportError, DatasetUnavailableError)
+
+
 def run_train(args: argparse.Namespace) -> int:
     set_num_threads(args.threads)
     try:
         config = load_task_config(args.config, args.overrides)
         train(config, output_dir=args.output_dir)
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
+    except _user_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0
@@ -686,7 +700,7 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         config = load_task_config(args.config, args.overrides)
         metrics = evaluate(config, args.model, split=args.split)
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
+    except _user_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     record = {"split": args.split, "model": os.fspath(args.model), "metrics": metrics}

@@ -1074,7 +1074,7 @@ def split_paddlenlp_name(dataset) -> Tuple[str, Optional[str]]:
 def _paddlenlp_load_dataset(dataset: str):
     """PaddleNLP's ``load_dataset``, where downloading is allowed and paddlenlp is installed."""
     if os.environ.get("PADDLE_ROFORMER_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        raise RuntimeError(f"PADDLE_ROFORMER_OFFLINE is set: PaddleNLP's load_dataset({dataset!r}) "
+        raise DatasetUnavailableError(f"PADDLE_ROFORMER_OFFLINE is set: PaddleNLP's load_dataset({dataset!r}) "
                            "would download; pass local files to Task.load(files=...) instead")
     try:
         from paddlenlp.datasets import load_dataset
@@ -1082,6 +1082,10 @@ def _paddlenlp_load_dataset(dataset: str):
         raise ImportError(f"loading the PaddleNLP dataset {dataset!r} needs paddlenlp (pip install paddlenlp); "
                           "or read local files with Task.load(files=...)") from None
     return load_dataset
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A PaddleNLP dataset could not be had: offline, or its download failed."""
 
 
 def load_paddlenlp(name: str, splits: Optional[Sequence[str]] = None, dataset: Optional[str] = None,
@@ -1106,7 +1110,7 @@ def load_paddlenlp(name: str, splits: Optional[Sequence[str]] = None, dataset: O
         except Exception as err:  # PaddleNLP raises many kinds when the download fails
             if splits is None and isinstance(err, ValueError) and str(err).startswith("Invalid split"):
                 continue  # the dataset does not have this split
-            raise RuntimeError(f"PaddleNLP could not load {dataset!r} split {split!r}: {err}") from err
+            raise DatasetUnavailableError(f"PaddleNLP could not load {dataset!r} split {split!r}: {err}") from err
         label_list = getattr(records, "label_list", None)
         examples = [_from_paddlenlp(task, record, label_list, f"PaddleNLP {dataset!r} split {split!r} record {k}",
                                     default_id=f"{split}-{k}") for k, record in enumerate(records)]

@@ -124,6 +124,17 @@ def test_unknown_key_in_set_names_the_closest():
     assert status == 1 and "learning_rate" in stderr
 
 
+def test_unavailable_paddlenlp_dataset_is_one_error_line(monkeypatch):
+    monkeypatch.setenv("PADDLE_ROFORMER_OFFLINE", "1")
+    status, stdout, stderr = run_cli(["train", "pairs", "--set", "task.files=null", "--set", "task.paddlenlp=lcqmc"])
+    assert status == 1 and stderr.startswith("error: PADDLE_ROFORMER_OFFLINE is set") and "Traceback" not in stderr
+
+
+def test_type_errors_name_what_the_field_takes():
+    with pytest.raises(TypeError, match=r"task.paddlenlp must be a string or null, got 3"):
+        finetune.load_task_config("pairs", ["task.files=null", "task.paddlenlp=3"])
+
+
 def test_set_values_are_yaml_scalars_and_type_checked():
     config = finetune.load_task_config("sentiment", ["train.learning_rate=3e-5", "train.max_steps=7",
                                                      "task.limit=null", "train.disable_progress=true"])
