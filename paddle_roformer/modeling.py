@@ -366,9 +366,21 @@ def _check_not_empty(name: str, shape: List[int]) -> None:
             raise ValueError(f"{name} has {axis} 0 (shape {shape}): pass at least one sequence of at least one token")
 
 
+# Which inputs get their id values checked against vocab_size / type_vocab_size:
+#   "cpu"    (default) tensors in host memory: a cheap min / max, no device sync;
+#   "always" also tensors on a GPU, where reading min / max waits for the device every call;
+#   "never"  no value check (shapes and dtypes are still checked).
+# An out-of-range id on a GPU otherwise fails inside the embedding kernel, far less clearly.
+CHECK_INPUT_VALUES = "cpu"
+
+
 def _check_range(name: str, ids: Tensor, bound: int, bound_name: str) -> None:
-    # Reading values syncs with the device; skipped while tracing for export (no values then).
-    if not paddle.in_dynamic_mode() or ids.size == 0:
+    # No values while tracing for export, so nothing to check then.
+    if CHECK_INPUT_VALUES not in ("cpu", "always", "never"):
+        raise ValueError(f'modeling.CHECK_INPUT_VALUES must be "cpu", "always" or "never", got {CHECK_INPUT_VALUES!r}')
+    if not paddle.in_dynamic_mode() or ids.size == 0 or CHECK_INPUT_VALUES == "never":
+        return
+    if CHECK_INPUT_VALUES == "cpu" and not ids.place.is_cpu_place():
         return
     low, high = int(ids.min()), int(ids.max())
     if low < 0 or high >= bound:

@@ -258,3 +258,20 @@ def test_num_parameters_counts_the_real_model(overrides):
     config = tiny_config(**overrides)
     model = pr.RoFormerModel(config)
     assert config.num_parameters() == sum(int(np.prod(p.shape)) for p in model.parameters())
+
+
+def test_input_value_check_setting(monkeypatch):
+    from paddle_roformer import modeling
+
+    model, bad = _model(), paddle.to_tensor([[1, 97]])
+    monkeypatch.setattr(modeling, "CHECK_INPUT_VALUES", "always")
+    with pytest.raises(ValueError, match="input_ids contains 97"):
+        model(bad)
+    monkeypatch.setattr(modeling, "CHECK_INPUT_VALUES", "never")
+    checked = []
+    monkeypatch.setattr(paddle.Tensor, "min", lambda self, *a, **k: checked.append(1))
+    model(paddle.to_tensor([[1, 2]]))  # no value read at all
+    assert checked == []
+    monkeypatch.setattr(modeling, "CHECK_INPUT_VALUES", "sometimes")
+    with pytest.raises(ValueError, match='CHECK_INPUT_VALUES must be "cpu", "always" or "never"'):
+        model(paddle.to_tensor([[1, 2]]))
