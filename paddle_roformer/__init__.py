@@ -38,6 +38,8 @@ _EXPORTS = {
     "TASKS": "tasks",
     "get_task": "tasks",
     "set_num_threads": "runtime",
+    "export_model": "inference",
+    "Predictor": "inference",
 }
 
 __all__ = list(_EXPORTS)

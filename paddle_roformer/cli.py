@@ -34,6 +34,8 @@ COMMANDS = {
                      "add_train_arguments", "run_train"),
     "eval": Command("paddle_roformer.finetune", "evaluate a saved model on a split of a task config's data",
                     "add_eval_arguments", "run_eval"),
+    "export": Command("paddle_roformer.inference",
+                      "export a model for Paddle Inference (and ONNX) with dynamic batch and length"),
 }
 
 

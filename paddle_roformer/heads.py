@@ -211,7 +211,8 @@ class RoFormerForMultipleChoice(_HeadBase):
             raise ValueError("Pass either input_ids or inputs_embeds")
         token_rank = 3 if input_ids is not None else 4  # rank of un-flattened inputs
         if reference.ndim == token_rank:
-            num_choices = reference.shape[1]
+            # paddle.shape: under to_static with a dynamic choice axis, .shape[1] is -1
+            num_choices = reference.shape[1] if paddle.in_dynamic_mode() else paddle.shape(reference)[1]
         elif self.config.num_choices:
             num_choices = self.config.num_choices
         else:
@@ -221,12 +222,17 @@ class RoFormerForMultipleChoice(_HeadBase):
             )
 
         def flatten(x, rank):
-            return x.reshape([-1] + list(x.shape[2:])) if x is not None and x.ndim == rank else x
+            # flatten, not reshape([-1] + shape[2:]): exported shapes hold -1 for dynamic axes
+            return paddle.flatten(x, 0, 1) if x is not None and x.ndim == rank else x
 
+        # Under to_static the dynamic sizes are tensors that cannot be compared in Python: there a
+        # rank-3 mask is taken to be the [batch, choices, seq] one (the exported input spec).
+        mask_per_choice = (attention_mask is not None and reference.ndim == token_rank and attention_mask.ndim == 3
+                           and (not paddle.in_dynamic_mode()
+                                or list(attention_mask.shape[:3]) == list(reference.shape[:3])))
         out = self._backbone(
             flatten(input_ids, 3), flatten(token_type_ids, 3),
-            flatten(attention_mask, 3) if attention_mask is not None and reference.ndim == token_rank
-            and list(attention_mask.shape[:3]) == list(reference.shape[:3]) else attention_mask,
+            flatten(attention_mask, 3) if mask_per_choice else attention_mask,
             flatten(inputs_embeds, 4), output_hidden_states, output_attentions,
         )
         if self.config.head_type == "huggingface":  # transformers' sequence summary: the last token

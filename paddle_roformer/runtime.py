@@ -50,16 +50,19 @@ def prefer_avx2_mkl_kernels(environ: Optional[MutableMapping[str, str]] = None, 
     return True
 
 
+def default_num_threads() -> int:
+    """``OMP_NUM_THREADS`` when the environment sets it to a positive integer, else every core."""
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
+
+
 def set_num_threads(threads: Optional[int] = None) -> int:
     """Use ``threads`` CPU threads for Paddle's math; returns the number set.
 
     The default is ``OMP_NUM_THREADS`` when the environment sets it, else every core. Works before
     and after Paddle is imported.
     """
-    n = threads
-    if n is None:
-        given = os.environ.get("OMP_NUM_THREADS", "").strip()
-        n = int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
+    n = default_num_threads() if threads is None else threads
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     os.environ["OMP_NUM_THREADS"] = str(n)
