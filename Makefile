@@ -1,7 +1,7 @@
 # Two entry points on a fresh machine:
 #   make demo   - virtualenv with CPU Paddle, then examples/demo.py
 #   make test   - virtualenv with CPU Paddle + the references (torch, transformers, PaddleNLP), then pytest
-#   make bench  - the side-by-side benchmarks in benchmarks/ (same virtualenv as the tests)
+#   make bench  - the side-by-side benchmarks in benchmarks/ (same virtualenv as the tests; THREADS=n to choose)
 # PADDLE_EXTRA=gpu installs paddlepaddle-gpu instead of paddlepaddle.
 
 PYTHON ?= python3
@@ -32,6 +32,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/python benchmarks/tokenizer_speed.py
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python benchmarks/model_speed.py --threads $(THREADS) --json out/model_speed.json
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
