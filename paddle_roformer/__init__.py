@@ -39,6 +39,8 @@ _EXPORTS = {
     "get_task": "tasks",
     "set_num_threads": "runtime",
     "export_model": "inference",
+    "compile": "inference",
+    "CompiledModel": "inference",
     "Predictor": "inference",
 }
 

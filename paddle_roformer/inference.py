@@ -26,6 +26,7 @@ import os
 import shutil
 import sys
 import tempfile
+import weakref
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -402,6 +403,63 @@ class Predictor:
     def predict(self, input_ids, token_type_ids=None, attention_mask=None) -> Tuple[np.ndarray, ...]:
         """Outputs (numpy) in the eager model's tuple order; missing inputs default as in the eager model."""
         return self._run(self._feeds(input_ids, token_type_ids, attention_mask))
+
+
+class CompiledModel:
+    """An eval-only stand-in for a model: the same call and outputs, run by a :class:`Predictor`
+    over the traced program (Paddle Inference with oneDNN on CPU), which runs faster than Paddle's
+    eager kernels. Made by :func:`compile`.
+
+    ``compiled(input_ids, token_type_ids=None, attention_mask=None)`` takes paddle Tensors (or
+    numpy arrays / lists) and returns what the eager model returns with ``return_dict=False``:
+    paddle Tensors, a single one unwrapped. Integer masks only (1 = attend). No gradients flow
+    through it, and the weights are those of the moment it was made: call :func:`compile` again
+    after changing them.
+    """
+
+    def __init__(self, model, precision: str = "fp32", threads: Optional[int] = None, backend: str = "paddle",
+                 device: Optional[str] = None):
+        self._workdir = tempfile.mkdtemp(prefix="paddle_roformer_compiled_")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._workdir, True)
+        try:
+            model_dir = export_model(model, os.path.join(self._workdir, "model"),
+                                     format="onnx" if backend == "onnxruntime" else "paddle")
+            self.predictor = Predictor(model_dir, precision=precision, threads=threads, backend=backend,
+                                       device=device)
+        except BaseException:
+            self._cleanup()
+            raise
+        self.model_class = type(model).__name__
+
+    def __repr__(self) -> str:
+        p = self.predictor
+        return (f"CompiledModel({self.model_class}, precision={p.precision!r}, threads={p.threads}, "
+                f"backend={p.backend!r}, device={p.device!r})")
+
+    @staticmethod
+    def _host(value):
+        return value.numpy() if isinstance(value, paddle.Tensor) else value
+
+    def __call__(self, input_ids, token_type_ids=None, attention_mask=None):
+        outputs = self.predictor.predict(self._host(input_ids), self._host(token_type_ids),
+                                         self._host(attention_mask))
+        tensors = tuple(paddle.to_tensor(array) for array in outputs)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    def close(self) -> None:
+        """Remove the traced program's files now (they are also removed when the object goes away)."""
+        self._cleanup()
+
+
+def compile(model, precision: str = "fp32", threads: Optional[int] = None, backend: str = "paddle",
+            device: Optional[str] = None) -> CompiledModel:
+    """Trace ``model`` and run it through Paddle Inference behind the model's own call signature.
+
+    For evaluation and serving in Python: same inputs, same outputs (within 1e-4 in fp32), faster
+    than eager on CPU. ``precision``, ``threads``, ``backend`` and ``device`` are those of
+    :class:`Predictor`. The model itself is left as it was (its train / eval mode included).
+    """
+    return CompiledModel(model, precision=precision, threads=threads, backend=backend, device=device)
 
 
 # ---------------------------------------------------------------------------- CLI: `export`

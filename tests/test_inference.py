@@ -195,3 +195,47 @@ def test_cli_export(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: ") and "not empty" in err[0]
     assert main(["export", str(tmp_path / "model"), str(tmp_path / "o2"), "--class", "RoFormerForQA"]) == 1
     assert "Unknown model class" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- compile
+
+
+@pytest.mark.parametrize("cls", [pr.RoFormerModel, pr.RoFormerForSequenceClassification])
+def test_compile_keeps_the_call_and_outputs(cls):
+    paddle.seed(0)
+    config = tiny_config()
+    model = cls(config)
+    model.train()
+    compiled = pr.compile(model, threads=1)
+    assert model.training  # left as it was
+    model.eval()
+    ids, types, mask = padded_batch(config.vocab_size, 2, 3, 11)
+    with paddle.no_grad():
+        eager = model(paddle.to_tensor(ids), paddle.to_tensor(types), paddle.to_tensor(mask))
+    got = compiled(paddle.to_tensor(ids), paddle.to_tensor(types), paddle.to_tensor(mask))
+    assert type(got) is type(eager)  # a tuple stays a tuple, a single tensor stays unwrapped
+    for a, b in zip(got if isinstance(got, tuple) else (got,), eager if isinstance(eager, tuple) else (eager,)):
+        assert isinstance(a, paddle.Tensor)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4)
+    default = compiled(paddle.to_tensor(ids))  # mask from the pad ids, as eager does
+    with paddle.no_grad():
+        eager_default = model(paddle.to_tensor(ids))
+    first = (lambda x: x[0] if isinstance(x, tuple) else x)
+    np.testing.assert_allclose(first(default).numpy(), first(eager_default).numpy(), atol=1e-4)
+    assert cls.__name__ in repr(compiled)
+    workdir = compiled._workdir
+    assert os.path.isdir(workdir)
+    compiled.close()
+    assert not os.path.exists(workdir)
+
+
+def test_compile_failure_leaves_no_files(monkeypatch, tmp_path):
+    import tempfile
+
+    from paddle_roformer import inference
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ValueError, match="precision"):
+        pr.compile(pr.RoFormerModel(tiny_config()), precision="fp8")
+    assert os.listdir(tmp_path) == []
+    assert inference.compile is pr.compile
