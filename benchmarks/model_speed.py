@@ -65,6 +65,8 @@ ROWS = [
         (("precision", "int8"), ("backend", "paddle")), peer="ours-predictor-fp32", checked=False),
     Row("ours-onnxruntime", "forward", "paddle_roformer Predictor ONNX Runtime fp32", "ours_predictor",
         (("precision", "fp32"), ("backend", "onnxruntime")), peer="torch-fp32"),
+    Row("ours-onnxruntime-int8", "forward", "paddle_roformer Predictor ONNX Runtime int8", "ours_predictor",
+        (("precision", "int8"), ("backend", "onnxruntime")), peer="ours-onnxruntime", checked=False),
     Row("paddlenlp-eager", "forward", "PaddleNLP eager", "paddlenlp_eager"),
     Row("paddlenlp-exported", "forward", "PaddleNLP to_static + Paddle Inference (oneDNN)", "paddlenlp_exported"),
     Row("torch-fp32", "forward", "transformers torch fp32", "torch_forward", (("bf16", False),)),

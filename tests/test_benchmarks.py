@@ -21,6 +21,7 @@ def test_model_speed_quick_writes_every_row(tmp_path):
     assert {r["kind"] for r in results} == {"forward", "train", "long"}
     rows = {r["row"] for r in results}
     assert {"ours-eager", "ours-predictor-fp32", "ours-predictor-bf16", "ours-predictor-int8", "ours-onnxruntime",
+            "ours-onnxruntime-int8",
             "paddlenlp-eager", "paddlenlp-exported", "torch-fp32", "torch-bf16", "ours-train", "paddlenlp-train",
             "torch-train", "ours-eager-long"} <= rows
     for r in results:
