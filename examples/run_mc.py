@@ -36,6 +36,10 @@ if args.dataset and args.train_file:
 if not (args.dataset or args.train_file):
     parser.error("--train_file or --dataset is required")
 
+import paddle_roformer  # noqa: E402
+
+paddle_roformer.set_num_threads()  # every core, or OMP_NUM_THREADS: Paddle would use one otherwise
+
 import paddle  # noqa: E402
 
 from paddle_roformer.finetune import fine_tune  # noqa: E402

@@ -35,6 +35,10 @@ args = parser.parse_args()
 if args.dataset and args.train_file:
     parser.error("--dataset and --train_file exclude each other")
 
+import paddle_roformer  # noqa: E402
+
+paddle_roformer.set_num_threads()  # every core, or OMP_NUM_THREADS: Paddle would use one otherwise
+
 import paddle  # noqa: E402
 
 from paddle_roformer.finetune import fine_tune  # noqa: E402

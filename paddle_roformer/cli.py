@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from typing import List, Optional
 
+from .runtime import set_num_threads
+
 
 @dataclass(frozen=True)
 class Command:
@@ -76,6 +78,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     selected = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(selected if selected in COMMANDS else None).parse_args(argv)
     command = COMMANDS[args.command]
+    if getattr(args, "threads", None) is None:
+        set_num_threads()  # every core, or OMP_NUM_THREADS: Paddle would use one otherwise
     return getattr(importlib.import_module(command.module), command.run)(args)
 
 

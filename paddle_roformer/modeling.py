@@ -183,13 +183,42 @@ class RoFormerSelfAttention(nn.Layer):
             v = paddle.concat([past_key_value[1], v], axis=2)
         present = (k, v) if use_cache else None
 
+        probs = None
+        if self._by_query_blocks(q, k, output_attentions):
+            context = self._attend_by_query_blocks(q, k, v, attn_bias)
+        else:
+            probs = self._attention_probs(q, k, attn_bias)
+            context = paddle.matmul(self.dropout(probs), v)  # (B, H, T, D)
+        context = context.transpose([0, 2, 1, 3]).reshape([0, 0, self.num_heads * self.head_dim])
+        return self.out_proj(context), present, (probs if output_attentions else None)
+
+    # Long inputs in eval: the (B, H, T, S) scores are formed for QUERY_BLOCK queries at a time, so
+    # their memory grows with T * QUERY_BLOCK rather than T * S. Each query's softmax is over all
+    # keys either way, so the result is the same.
+    QUERY_BLOCK = 512
+    BLOCKS_ABOVE = 1 << 24  # score elements (B * H * T * S) from which eval attention goes by blocks
+
+    def _by_query_blocks(self, q: Tensor, k: Tensor, output_attentions: bool) -> bool:
+        if self.training or output_attentions or not paddle.in_dynamic_mode():
+            return False
+        batch, heads, q_len, _ = q.shape
+        return q_len > self.QUERY_BLOCK and batch * heads * q_len * k.shape[2] >= self.BLOCKS_ABOVE
+
+    def _attention_probs(self, q: Tensor, k: Tensor, attn_bias: Optional[Tensor]) -> Tensor:
         scores = paddle.matmul(q, k, transpose_y=True) * (1.0 / math.sqrt(self.head_dim))  # (B, H, T, S)
         if attn_bias is not None:
             scores = scores + attn_bias
-        probs = F.softmax(scores, axis=-1)
-        context = paddle.matmul(self.dropout(probs), v)  # (B, H, T, D)
-        context = context.transpose([0, 2, 1, 3]).reshape([0, 0, self.num_heads * self.head_dim])
-        return self.out_proj(context), present, (probs if output_attentions else None)
+        return F.softmax(scores, axis=-1)
+
+    def _attend_by_query_blocks(self, q: Tensor, k: Tensor, v: Tensor, attn_bias: Optional[Tensor]) -> Tensor:
+        blocks = []
+        for start in range(0, q.shape[2], self.QUERY_BLOCK):
+            end = start + self.QUERY_BLOCK
+            bias = attn_bias
+            if bias is not None and bias.shape[2] != 1:  # a per-query mask: its rows for this block
+                bias = bias[:, :, start:end]
+            blocks.append(paddle.matmul(self._attention_probs(q[:, :, start:end], k, bias), v))  # (B, H, block, D)
+        return paddle.concat(blocks, axis=2)
 
 
 class RoFormerLayer(nn.Layer):

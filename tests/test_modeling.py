@@ -275,3 +275,36 @@ def test_input_value_check_setting(monkeypatch):
     monkeypatch.setattr(modeling, "CHECK_INPUT_VALUES", "sometimes")
     with pytest.raises(ValueError, match='CHECK_INPUT_VALUES must be "cpu", "always" or "never"'):
         model(paddle.to_tensor([[1, 2]]))
+
+
+@pytest.mark.parametrize("mask_kind", ["pad", "3d", "decoder"])
+def test_attention_by_query_blocks_equals_full_attention(monkeypatch, mask_kind):
+    """Long eval inputs attend QUERY_BLOCK queries at a time; the outputs are those of full attention."""
+    from paddle_roformer.modeling import RoFormerSelfAttention
+
+    config = tiny_config(is_decoder=mask_kind == "decoder")
+    model = pr.RoFormerModel(config)
+    model.eval()
+    ids, types, mask = padded_batch(config.vocab_size, 3, 3, 13)
+    inputs = dict(input_ids=paddle.to_tensor(ids), token_type_ids=paddle.to_tensor(types))
+    if mask_kind == "3d":  # a per-query mask: each query sees keys up to itself and two beyond
+        per_query = np.tril(np.ones((13, 13), "int64"), k=2)[None].repeat(3, 0) * mask[:, None, :]
+        inputs["attention_mask"] = paddle.to_tensor(per_query)
+    else:
+        inputs["attention_mask"] = paddle.to_tensor(mask)
+    blocks = []
+    original = RoFormerSelfAttention._attend_by_query_blocks
+    monkeypatch.setattr(RoFormerSelfAttention, "_attend_by_query_blocks",
+                        lambda self, *a: blocks.append(1) or original(self, *a))
+    with paddle.no_grad():
+        monkeypatch.setattr(RoFormerSelfAttention, "BLOCKS_ABOVE", 10 ** 12)
+        full = model(**inputs)[0].numpy()
+        assert not blocks
+        monkeypatch.setattr(RoFormerSelfAttention, "QUERY_BLOCK", 4)  # 13 queries: blocks of 4, 4, 4, 1
+        monkeypatch.setattr(RoFormerSelfAttention, "BLOCKS_ABOVE", 1)
+        by_blocks = model(**inputs)[0].numpy()
+    assert len(blocks) == config.num_hidden_layers
+    np.testing.assert_allclose(by_blocks, full, atol=1e-5)
+    model.train()  # training keeps full attention (its backward needs every block's scores anyway)
+    model(**inputs)
+    assert len(blocks) == config.num_hidden_layers
