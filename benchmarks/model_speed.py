@@ -53,6 +53,9 @@ class Row:
     peer: Optional[str] = None  # the row this one is compared with (speed-up = peer time / this time)
     target: Optional[float] = None  # the speed-up issue 10 asks for
     checked: bool = True  # fp32 rows must agree with ours eager within CHECK_TOLERANCE
+    # Extra environment of the row's process. MKL_DEBUG_CPU_TYPE="" keeps MKL's own kernel choice:
+    # a peer as it runs without paddle_roformer, which sets the variable on AMD CPUs.
+    env: tuple = ()
 
 
 ROWS = [
@@ -68,12 +71,16 @@ ROWS = [
     Row("ours-onnxruntime-int8", "forward", "paddle_roformer Predictor ONNX Runtime int8", "ours_predictor",
         (("precision", "int8"), ("backend", "onnxruntime")), peer="ours-onnxruntime", checked=False),
     Row("paddlenlp-eager", "forward", "PaddleNLP eager", "paddlenlp_eager"),
+    Row("paddlenlp-eager-stock", "forward", "PaddleNLP eager, MKL's own kernel choice", "paddlenlp_eager",
+        env=(("MKL_DEBUG_CPU_TYPE", ""),)),
     Row("paddlenlp-exported", "forward", "PaddleNLP to_static + Paddle Inference (oneDNN)", "paddlenlp_exported"),
     Row("torch-fp32", "forward", "transformers torch fp32", "torch_forward", (("bf16", False),)),
     Row("torch-bf16", "forward", "transformers torch bf16 autocast", "torch_forward", (("bf16", True),),
         checked=False),
     Row("ours-train", "train", "paddle_roformer train step", "ours_train", peer="paddlenlp-train", target=1.5),
     Row("paddlenlp-train", "train", "PaddleNLP train step", "paddlenlp_train"),
+    Row("paddlenlp-train-stock", "train", "PaddleNLP train step, MKL's own kernel choice", "paddlenlp_train",
+        env=(("MKL_DEBUG_CPU_TYPE", ""),)),
     Row("torch-train", "train", "transformers torch train step", "torch_train"),
     Row("ours-eager-long", "long", "paddle_roformer eager, long input", "ours_eager"),
 ]
@@ -482,7 +489,7 @@ def run_isolated(row: Row, size, args, workdir: str, check: bool) -> Dict:
                "--workdir", workdir, "--child-out", out, "--warmup", str(args.warmup), "--repeat", str(args.repeat)]
     if check:
         command.append("--child-check")
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, **dict(row.env)))
     if proc.returncode != 0 or not os.path.exists(out):
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         return _result(row, size, status="n/a", reason=f"subprocess exited {proc.returncode}: {tail[0][:200]}")
