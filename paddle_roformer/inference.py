@@ -32,7 +32,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import paddle
 
-from .runtime import default_num_threads
+from .runtime import cpu_vendor_and_flags, default_num_threads
 from .utils import atomic_write_text, fsync_directory
 
 PREFIX = "inference"
@@ -220,17 +220,6 @@ def export_model(model, output_dir, *, input_names: Sequence[str] = DEFAULT_INPU
 # ---------------------------------------------------------------------------- Predictor
 
 
-def _cpu_flags() -> set:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
-
-
 def cpu_supports_bf16() -> bool:
     """Paddle's own check (its oneDNN needs AVX512-BF16 or AMX); /proc/cpuinfo where Paddle has none."""
     from paddle.base import core
@@ -238,7 +227,7 @@ def cpu_supports_bf16() -> bool:
     check = getattr(core, "supports_bfloat16", None)
     if check is not None:
         return bool(check())
-    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return bool(cpu_vendor_and_flags("/proc/cpuinfo")[1] & {"avx512_bf16", "amx_bf16"})
 
 
 def _gpu_available() -> bool:

@@ -94,14 +94,15 @@ _QUARTER_TURNS = {}  # (size, dtype, device) -> the (D, D) matrix of rotate_pair
 
 
 def _quarter_turn(size: int, dtype) -> Tensor:
+    key = (size, str(dtype), paddle.get_device())
+    if paddle.in_dynamic_mode() and key in _QUARTER_TURNS:
+        return _QUARTER_TURNS[key]
     turn = np.zeros((size, size), dtype="float32")
     turn[np.arange(1, size, 2), np.arange(0, size, 2)] = -1.0  # out[2i] = -x[2i+1]
     turn[np.arange(0, size, 2), np.arange(1, size, 2)] = 1.0  # out[2i+1] = x[2i]
     if not paddle.in_dynamic_mode():
         return paddle.to_tensor(turn, dtype=dtype)
-    key = (size, str(dtype), paddle.get_device())
-    if key not in _QUARTER_TURNS:
-        _QUARTER_TURNS[key] = paddle.to_tensor(turn, dtype=dtype)
+    _QUARTER_TURNS[key] = paddle.to_tensor(turn, dtype=dtype)
     return _QUARTER_TURNS[key]
 
 

@@ -19,7 +19,7 @@ import sys
 from typing import MutableMapping, Optional
 
 
-def _cpu_vendor_and_flags(cpuinfo: str):
+def cpu_vendor_and_flags(cpuinfo: str):
     try:
         with open(cpuinfo, encoding="utf-8", errors="replace") as f:
             text = f.read(1 << 16)  # the first processor's block is enough
@@ -43,7 +43,7 @@ def prefer_avx2_mkl_kernels(environ: Optional[MutableMapping[str, str]] = None, 
     environ = os.environ if environ is None else environ
     if "MKL_DEBUG_CPU_TYPE" in environ:
         return False
-    vendor, flags = _cpu_vendor_and_flags(cpuinfo)
+    vendor, flags = cpu_vendor_and_flags(cpuinfo)
     if vendor != "AuthenticAMD" or "avx2" not in flags:
         return False
     environ["MKL_DEBUG_CPU_TYPE"] = "5"

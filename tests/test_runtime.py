@@ -39,8 +39,8 @@ def test_mkl_setting_without_cpuinfo(tmp_path):
 def test_package_import_applies_the_mkl_setting_before_paddle():
     env = {k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"}
     code = ("import os, sys, paddle_roformer\n"
-            "from paddle_roformer.runtime import _cpu_vendor_and_flags\n"
-            "vendor, flags = _cpu_vendor_and_flags('/proc/cpuinfo')\n"
+            "from paddle_roformer.runtime import cpu_vendor_and_flags\n"
+            "vendor, flags = cpu_vendor_and_flags('/proc/cpuinfo')\n"
             "amd = vendor == 'AuthenticAMD' and 'avx2' in flags\n"
             "assert os.environ.get('MKL_DEBUG_CPU_TYPE') == ('5' if amd else None), os.environ.get('MKL_DEBUG_CPU_TYPE')\n"
             "assert 'paddle' not in sys.modules\n")
