@@ -13,6 +13,7 @@ import paddle.nn.functional as F
 from paddle import Tensor
 
 from .config import RoFormerConfig
+from .generation import GenerationMixin
 from .modeling import RoFormerModel, get_activation
 from .outputs import (
     CausalLMOutput,
@@ -46,10 +47,11 @@ class _HeadBase(RoFormerPretrainedModel):
         return self.roformer.get_input_embeddings()
 
     def _backbone(self, input_ids, token_type_ids, attention_mask, inputs_embeds, output_hidden_states,
-                  output_attentions, past_key_values=None, use_cache=False):
+                  output_attentions, past_key_values=None, use_cache=False, position_ids=None):
         """Run the backbone and return its record (heads read its fields by name)."""
         return self.roformer(
             input_ids,
+            position_ids=position_ids,
             token_type_ids=token_type_ids,
             attention_mask=attention_mask,
             inputs_embeds=inputs_embeds,
@@ -292,7 +294,7 @@ class RoFormerForMaskedLM(_LMHeadBase):
         return self._finish(MaskedLMOutput, loss, return_dict, out, logits=logits)
 
 
-class RoFormerForCausalLM(_LMHeadBase):
+class RoFormerForCausalLM(GenerationMixin, _LMHeadBase):
     """Next-token logits with the MLM head; the loss predicts token t+1 from position t.
 
     Like PaddleNLP, no causal mask is added unless ``config.is_decoder`` is set (converted Hugging
@@ -300,10 +302,11 @@ class RoFormerForCausalLM(_LMHeadBase):
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None, labels=None,
                 past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None):
+                return_dict=None, position_ids=None):
         use_cache = _flag(use_cache, self.config.use_cache)
         out = self._backbone(input_ids, token_type_ids, attention_mask, inputs_embeds, output_hidden_states,
-                             output_attentions, past_key_values=past_key_values, use_cache=use_cache)
+                             output_attentions, past_key_values=past_key_values, use_cache=use_cache,
+                             position_ids=position_ids)
         logits = self.cls(out.last_hidden_state)  # (B, T, V)
         loss = None
         if labels is not None:

@@ -69,9 +69,26 @@ class RotaryEmbedding(nn.Layer):
     def _tables(self, positions: Tensor, dtype) -> Tuple[Tensor, Tensor]:
         exponents = paddle.arange(0, self.head_dim, 2, dtype="float64") / self.head_dim
         inv_freq = 1.0 / paddle.pow(paddle.full([1], self.base, dtype="float64"), exponents)  # (D/2,)
-        angles = positions.astype("float64").unsqueeze(-1) * inv_freq.unsqueeze(0)  # (T, D/2)
-        angles = paddle.stack([angles, angles], axis=-1).reshape([-1, self.head_dim])  # (T, D): pairs share an angle
+        angles = positions.astype("float64").unsqueeze(-1) * inv_freq  # (T, D/2)
+        angles = paddle.stack([angles, angles], axis=-1).flatten(-2)  # (T, D): pairs share an angle
         return paddle.sin(angles).astype(dtype), paddle.cos(angles).astype(dtype)
+
+    def at(self, position_ids: Tensor, dtype="float32") -> Tuple[Tensor, Tensor]:
+        """sin and cos (B, 1, T, D) for explicit positions (B, T), e.g. per-row offsets while generating."""
+        if not paddle.in_dynamic_mode():
+            sin, cos = self._tables(position_ids, dtype)
+        else:
+            if position_ids.numel() == 0:
+                raise ValueError("position_ids must not be empty")
+            low, high = int(position_ids.min()), int(position_ids.max())
+            if low < 0:
+                raise ValueError(f"position_ids must be >= 0, got {low}")
+            table_sin, table_cos = self(high + 1, 0, dtype)  # (L, D), from the cache
+            flat = position_ids.reshape([-1])
+            shape = list(position_ids.shape) + [self.head_dim]
+            sin = paddle.gather(table_sin, flat).reshape(shape)
+            cos = paddle.gather(table_cos, flat).reshape(shape)
+        return sin.unsqueeze(1), cos.unsqueeze(1)
 
     def forward(self, seq_len, offset=0, dtype="float32") -> Tuple[Tensor, Tensor]:
         if not (paddle.in_dynamic_mode() and isinstance(seq_len, int) and isinstance(offset, int)):
@@ -264,10 +281,14 @@ class RoFormerEncoder(nn.Layer):
         use_cache: bool = False,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        position_ids: Optional[Tensor] = None,
     ):
-        # One sin/cos for all layers; new tokens continue after the cached ones.
-        seq_len = hidden_states.shape[1] if paddle.in_dynamic_mode() else paddle.shape(hidden_states)[1]
-        rotary = self.rotary(seq_len, offset=past_length, dtype=hidden_states.dtype)
+        # One sin/cos for all layers; new tokens continue after the cached ones unless positions are given.
+        if position_ids is not None:
+            rotary = self.rotary.at(position_ids, dtype=hidden_states.dtype)  # (B, 1, T, D)
+        else:
+            seq_len = hidden_states.shape[1] if paddle.in_dynamic_mode() else paddle.shape(hidden_states)[1]
+            rotary = self.rotary(seq_len, offset=past_length, dtype=hidden_states.dtype)  # (T, D)
         if paddle.in_dynamic_mode():
             rotary, attn_bias = self._expand_once(hidden_states, rotary, attn_bias)
         presents = [] if use_cache else None
@@ -389,6 +410,15 @@ def check_inputs(config: RoFormerConfig, input_ids, token_type_ids, inputs_embed
         _check_range("token_type_ids", token_type_ids, config.type_vocab_size, "type_vocab_size")
 
 
+def _check_position_ids(position_ids, shape: List[int]) -> None:
+    if not isinstance(position_ids, TENSOR_TYPES):
+        raise TypeError(f"position_ids must be a paddle.Tensor, got {type(position_ids).__name__}")
+    if not _is_int(position_ids.dtype):
+        raise TypeError(f"position_ids must be an integer tensor, got {position_ids.dtype}")
+    if not _same_dims(_static_dims(position_ids), shape):
+        raise ValueError(f"position_ids must have the shape of the input {shape}, got {list(position_ids.shape)}")
+
+
 def _check_not_empty(name: str, shape: List[int]) -> None:
     # A size of 0 fails deep inside the kernels (or yields NaN from an all-masked softmax).
     for axis, size in zip(("batch_size", "seq_len"), shape):
@@ -508,6 +538,12 @@ class RoFormerModel(RoFormerPretrainedModel):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
 
+    def encode(self, texts, tokenizer=None, **options):
+        """Sentence embeddings of ``texts`` as a numpy array (n, hidden); see ``paddle_roformer.sentence.encode``."""
+        from .sentence import encode
+
+        return encode(self, texts, tokenizer=tokenizer, **options)
+
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
@@ -522,7 +558,10 @@ class RoFormerModel(RoFormerPretrainedModel):
         output_hidden_states: Optional[bool] = None,
         output_attentions: Optional[bool] = None,
         return_dict: Optional[bool] = None,
+        position_ids: Optional[Tensor] = None,
     ):
+        """``position_ids`` (B, T), optional, sets each token's rotary position (by default the
+        cached length + 0, 1, ...); generation uses it to continue right-padded prompts exactly."""
         config = self.config
         use_cache = config.use_cache if use_cache is None else use_cache
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -540,6 +579,8 @@ class RoFormerModel(RoFormerPretrainedModel):
             past_length = past_key_values[0][0].shape[2]
 
         embedding_output = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, T, E)
+        if position_ids is not None:
+            _check_position_ids(position_ids, _static_dims(embedding_output)[:2])
         if self.embeddings_project is not None:
             embedding_output = self.embeddings_project(embedding_output)  # (B, T, C)
         batch_size, q_len = embedding_output.shape[0], embedding_output.shape[1]
@@ -558,6 +599,7 @@ class RoFormerModel(RoFormerPretrainedModel):
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            position_ids=position_ids,
         )
         pooled_output = self.pooler(sequence_output)
         if return_dict:
