@@ -33,6 +33,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/python benchmarks/tokenizer_speed.py
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/python benchmarks/model_speed.py --threads $(THREADS) --json out/model_speed.json
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python benchmarks/generation_speed.py --threads $(THREADS) --json out/generation_speed.json
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -42,6 +42,10 @@ _EXPORTS = {
     "compile": "inference",
     "CompiledModel": "inference",
     "Predictor": "inference",
+    "unilm_attention_bias": "generation",
+    "similar_sentences": "generation",
+    "similarity": "sentence",
+    "SemanticIndex": "sentence",
 }
 
 __all__ = list(_EXPORTS)

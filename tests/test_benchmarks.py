@@ -35,3 +35,18 @@ def test_model_speed_quick_writes_every_row(tmp_path):
     assert ours and all(r["status"] == "ok" for r in ours)
     assert report["check"]["failed"] == []
     assert "| ours-eager |" in proc.stdout
+
+
+def test_generation_speed_quick_checks_cache_against_recomputation(tmp_path):
+    out = tmp_path / "gen.json"
+    script = os.path.join(ROOT, "benchmarks", "generation_speed.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, script, "--quick", "--threads", "1", "--json", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["header"]["threads"] == 1
+    for row in report["results"]:
+        assert row["same_ids"] is True
+        assert math.isfinite(row["cache_ms"]) and row["cache_ms"] > 0 and row["recompute_ms"] > 0
+    assert "| tiny | 2 | 8 + 8 |" in proc.stdout

@@ -1,4 +1,6 @@
 """Generation: the UniLM mask, greedy / sampling / beam search, the KV cache, padding, bad input."""
+import json
+
 import numpy as np
 import paddle
 import pytest
@@ -308,3 +310,96 @@ def test_bad_prompts():
         model.generate([[5, 6], [7]])
     with pytest.raises(ValueError, match="is_decoder"):
         _model(is_decoder=True).generate(paddle.to_tensor([[5, 6]]), seq2seq=True)
+
+
+# ---------------------------------------------------------------------------- similar sentences (RoFormer-Sim)
+
+SIM_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("今天天气不错很好真的明是晴朗阳光日子")
+
+
+@pytest.fixture(scope="module")
+def sim_dir(tmp_path_factory):
+    """A tiny RoFormer-Sim-shaped model (linear pooler, eos = [SEP]) and its char tokenizer, saved."""
+    from paddle_roformer import RoFormerTokenizer
+
+    root = tmp_path_factory.mktemp("sim")
+    (root / "vocab.txt").write_text("\n".join(dict.fromkeys(SIM_WORDS)) + "\n", encoding="utf-8")
+    tokenizer = RoFormerTokenizer(str(root / "vocab.txt"))
+    paddle.seed(11)
+    model = RoFormerForCausalLM(tiny_config(vocab_size=tokenizer.vocab_size, pool_act="linear",
+                                            eos_token_id=tokenizer.sep_token_id, initializer_range=0.2))
+    model.save_pretrained(str(root / "model"))
+    tokenizer.save_pretrained(str(root / "model"))
+    return str(root / "model")
+
+
+def _load_sim(path):
+    from paddle_roformer import RoFormerTokenizer
+
+    return RoFormerForCausalLM.from_pretrained(path), RoFormerTokenizer.from_pretrained(path)
+
+
+def test_similar_sentences_are_ranked_by_cosine_to_the_input(sim_dir, monkeypatch):
+    from paddle_roformer.generation import similar_sentences
+    from paddle_roformer.sentence import encode
+
+    model, tokenizer = _load_sim(sim_dir)
+    text = "今天天气不错"
+    candidates = ["今天天气很好", "明天是晴朗日子", "阳光真好", "今天天气不错", "阳光真好"]  # one copy of the input, one repeat
+    rows = [tokenizer(c)["input_ids"][1:] for c in candidates]  # without [CLS]: what generate returns
+    width = max(len(r) for r in rows)
+    fake = np.array([r + [0] * (width - len(r)) for r in rows], dtype="int64")
+    seen = {}
+
+    def fake_generate(input_ids, **options):
+        seen.update(options, prompt=input_ids.numpy().tolist())
+        return paddle.to_tensor(fake), paddle.zeros([len(fake)])
+
+    monkeypatch.setattr(model, "generate", fake_generate)
+    results = similar_sentences(model, tokenizer, text, n=2, candidates=5)
+    assert seen["prompt"] == [tokenizer(text)["input_ids"]] and seen["num_return_sequences"] == 5
+    assert seen["eos_token_id"] == tokenizer.sep_token_id and seen["decode_strategy"] == "sampling"
+    distinct = ["今天天气很好", "明天是晴朗日子", "阳光真好"]
+    vectors = encode(model, [text] + distinct, tokenizer=tokenizer)
+    cosines = vectors[1:] @ vectors[0]
+    expected = [distinct[i] for i in np.argsort(-cosines)[:2]]
+    assert [r["text"] for r in results] == expected
+    np.testing.assert_allclose([r["score"] for r in results], np.sort(cosines)[::-1][:2], atol=1e-5)
+
+
+def test_similar_sentences_end_to_end_is_reproducible(sim_dir):
+    from paddle_roformer.generation import similar_sentences
+
+    model, tokenizer = _load_sim(sim_dir)
+    paddle.seed(3)
+    first = similar_sentences(model, tokenizer, "今天天气不错", n=3, candidates=8, max_new_tokens=8)
+    paddle.seed(3)
+    second = similar_sentences(model, tokenizer, "今天天气不错", n=3, candidates=8, max_new_tokens=8)
+    assert first == second and 1 <= len(first) <= 3
+    assert [r["score"] for r in first] == sorted((r["score"] for r in first), reverse=True)
+    assert all(r["text"] and r["text"] != "今天天气不错" for r in first)
+    with pytest.raises(ValueError, match="text"):
+        similar_sentences(model, tokenizer, "  ")
+    with pytest.raises(ValueError, match="candidates"):
+        similar_sentences(model, tokenizer, "今天", candidates=0)
+
+
+def test_similar_refuses_a_tokenizer_of_another_model(sim_dir, tmp_path):
+    from paddle_roformer import RoFormerTokenizer
+    from paddle_roformer.generation import similar_sentences
+
+    model, _ = _load_sim(sim_dir)
+    (tmp_path / "vocab.txt").write_text("\n".join(SIM_WORDS + [f"w{i}" for i in range(100)]) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="vocab_size"):
+        similar_sentences(model, RoFormerTokenizer(str(tmp_path / "vocab.txt")), "今天天气")
+
+
+def test_cli_similar(sim_dir, capsys):
+    from paddle_roformer import cli
+
+    assert cli.main(["similar", "今天天气不错", "-n", "2", "--model", sim_dir, "--candidates", "6", "--seed", "1",
+                     "--max-new-tokens", "6", "--threads", "1"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert 1 <= len(lines) <= 2 and [line["rank"] for line in lines] == list(range(1, len(lines) + 1))
+    assert cli.main(["similar", "今天", "--model", sim_dir + "-missing"]) == 2
+    assert "error:" in capsys.readouterr().err
