@@ -157,19 +157,29 @@ def _check_export_args(output_dir, input_names, fmt, opset, overwrite, max_seq_l
             raise ValueError(f"output_dir {output_dir!r} is not empty; pass overwrite=True to replace it")
 
 
-def _move_into_place(staging: str, output_dir: str) -> None:
-    """Rename the finished staging dir onto output_dir; an old one is moved aside first, then removed."""
+def _move_into_place(staging: str, output_dir: str, overwrite: bool) -> None:
+    """Rename the finished staging dir onto output_dir; an old one (if overwrite) is moved aside first, then removed."""
     old = None
+    if os.path.exists(output_dir) and not overwrite:  # made by someone else since the arguments were checked
+        raise FileExistsError(f"{output_dir} was written by another export while this one ran; "
+                              "this export was discarded (pass overwrite=True to replace it)")
     if os.path.exists(output_dir):
         old = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.old-", dir=os.path.dirname(output_dir))
         os.rmdir(old)
         os.rename(output_dir, old)
     try:
         os.rename(staging, output_dir)
-    except BaseException:
+    except OSError as err:
+        if not os.path.exists(output_dir):
+            if old is not None:
+                os.rename(old, output_dir)  # put the previous export back
+            raise
+        # Another export finished into output_dir meanwhile: its files stay whole, this one is dropped.
         if old is not None:
-            os.rename(old, output_dir)
-        raise
+            shutil.rmtree(old, ignore_errors=True)
+        raise FileExistsError(
+            f"{output_dir} was written by another export while this one ran; this export was discarded"
+        ) from err
     fsync_directory(os.path.dirname(output_dir))
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
@@ -210,7 +220,7 @@ def export_model(model, output_dir, *, input_names: Sequence[str] = DEFAULT_INPU
         model.config.save_pretrained(staging)
         record = _export_record(model, input_names, output_names, format, used_opset, max_seq_len)
         atomic_write_text(os.path.join(staging, EXPORT_NAME), json.dumps(record, indent=2) + "\n")
-        _move_into_place(staging, output_dir)
+        _move_into_place(staging, output_dir, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

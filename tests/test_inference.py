@@ -239,3 +239,41 @@ def test_compile_failure_leaves_no_files(monkeypatch, tmp_path):
         pr.compile(pr.RoFormerModel(tiny_config()), precision="fp8")
     assert os.listdir(tmp_path) == []
     assert inference.compile is pr.compile
+
+
+_RACE = """
+import sys
+import paddle_roformer as pr
+from paddle_roformer.inference import export_model
+model = pr.RoFormerModel.from_pretrained(sys.argv[1])
+try:
+    export_model(model, sys.argv[2], overwrite=sys.argv[3] == "1")
+except FileExistsError as err:
+    print("refused:", err)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_two_processes_exporting_into_one_directory(backbone, tmp_path, overwrite):
+    """Whoever loses the race gets FileExistsError (or both succeed when overwriting); the result is whole."""
+    import subprocess
+    import sys
+
+    model_dir = tmp_path / "model"
+    model = backbone[0]
+    model.save_pretrained(str(model_dir))
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(model_dir), str(out), "1" if overwrite else "0"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    codes = [p.wait(timeout=300) for p in procs]
+    outputs = [p.stdout.read() + p.stderr.read() for p in procs]
+    assert set(codes) <= {0, 3}, outputs
+    assert 0 in codes
+    if not overwrite:
+        assert sorted(codes) == [0, 3], outputs
+    assert sorted(os.listdir(tmp_path)) == ["model", "out"]  # no staging or old dirs left beside it
+    ids, types, mask = padded_batch(64, seq_len=7)
+    got = Predictor(str(out)).predict(ids, types, mask)
+    assert _max_diff(got, _eager(model, ids, types, mask)) <= 1e-4
