@@ -14,7 +14,7 @@
    (1000 queries in one call, top 10). An index of the encoded sentences themselves (width 384)
    is measured too.
 
-``--quick`` shrinks every size so the run takes a few seconds (a smoke test, not figures).
+``--quick`` shrinks every size: a smoke test (not figures) of a few seconds of work plus the imports.
 """
 import argparse
 import json

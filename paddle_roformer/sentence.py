@@ -122,6 +122,18 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms).astype(vectors.dtype)
 
 
+def _encode_batch(backbone, tokenizer, ids: List[List[int]], types: List[List[int]], pooling: str) -> np.ndarray:
+    """(B, hidden) float32 vectors of one batch of token ids, padded to its longest."""
+    import paddle
+
+    batch = tokenizer.pad([{"input_ids": i, "token_type_ids": t} for i, t in zip(ids, types)],
+                          padding=True, return_attention_mask=True)
+    tensors = {k: paddle.to_tensor(np.asarray(batch[k], dtype="int64"))
+               for k in ("input_ids", "token_type_ids", "attention_mask")}
+    output = backbone(**tensors, return_dict=True)
+    return _pool(output, tensors["attention_mask"], pooling).astype("float32").numpy()
+
+
 def encode(model, texts: Union[str, Sequence[str]], tokenizer=None, batch_size: int = 32, pooling: str = "pooler",
            normalize: bool = True, max_seq_len: Optional[int] = None,
            show_progress: Optional[bool] = None) -> np.ndarray:
@@ -159,12 +171,7 @@ def encode(model, texts: Union[str, Sequence[str]], tokenizer=None, batch_size: 
             tqdm(total=len(texts), unit="text", disable=not _show_progress(show_progress, len(texts))) as bar:
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            batch = tokenizer.pad([{"input_ids": ids[i], "token_type_ids": types[i]} for i in rows],
-                                  padding=True, return_attention_mask=True)
-            tensors = {k: paddle.to_tensor(np.asarray(batch[k], dtype="int64"))
-                       for k in ("input_ids", "token_type_ids", "attention_mask")}
-            output = backbone(**tensors, return_dict=True)
-            out[rows] = _pool(output, tensors["attention_mask"], pooling).astype("float32").numpy()
+            out[rows] = _encode_batch(backbone, tokenizer, [ids[i] for i in rows], [types[i] for i in rows], pooling)
             bar.update(len(rows))
     return normalize_rows(out) if normalize else out
 

@@ -1,7 +1,6 @@
 """sentence: encode (batching, pooling, checks), similarity, SemanticIndex (search, files, faiss), the embed / search CLI."""
 import argparse
 import json
-import os
 
 import numpy as np
 import paddle
