@@ -315,6 +315,59 @@ class RoFormerForCausalLM(GenerationMixin, _LMHeadBase):
         return self._finish(CausalLMOutput, loss, return_dict, out, logits=logits, past_key_values=out.past_key_values)
 
 
+class RoFormerReplacedTokenHead(nn.Layer):
+    """ELECTRA's replaced-token head: dense (hidden -> hidden) -> act -> dense_prediction (hidden -> 1)."""
+
+    def __init__(self, config: RoFormerConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = get_activation(config.hidden_act)
+        self.dense_prediction = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, sequence_output: Tensor) -> Tensor:
+        hidden = self.activation(self.dense(sequence_output))  # (B, T, C)
+        return self.dense_prediction(hidden).squeeze(-1)  # (B, T)
+
+
+class RoFormerForReplacedTokenDetection(_HeadBase):
+    """ELECTRA discriminator: one logit per token, > 0 meaning "replaced by the generator".
+
+    ``labels`` (1 replaced, 0 original) give the binary cross-entropy over the non-padding tokens
+    (``attention_mask``, else the tokens that are not ``pad_token_id``).
+    """
+
+    def __init__(self, config: RoFormerConfig, **overrides):
+        super().__init__(config, **overrides)
+        self.discriminator_predictions = RoFormerReplacedTokenHead(self.config)
+        self.init_weights(include_backbone=False)
+
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, inputs_embeds=None, labels=None,
+                output_hidden_states=None, output_attentions=None, return_dict=None):
+        out = self._backbone(input_ids, token_type_ids, attention_mask, inputs_embeds, output_hidden_states,
+                             output_attentions)
+        logits = self.discriminator_predictions(out.last_hidden_state)  # (B, T)
+        loss = None
+        if labels is not None:
+            loss = replaced_token_loss(logits, labels, token_mask(input_ids, attention_mask, self.config.pad_token_id,
+                                                                  logits))
+        return self._finish(TokenClassifierOutput, loss, return_dict, out, logits=logits)
+
+
+def token_mask(input_ids, attention_mask, pad_token_id: int, like: Tensor) -> Tensor:
+    """1.0 on the tokens a per-token loss counts (not padding), 0.0 elsewhere; shaped like ``like`` (B, T)."""
+    if attention_mask is not None and attention_mask.ndim == 2:
+        return (attention_mask != 0).astype(like.dtype)
+    if input_ids is None:
+        return paddle.ones_like(like)
+    return (input_ids != pad_token_id).astype(like.dtype)
+
+
+def replaced_token_loss(logits: Tensor, labels: Tensor, mask: Tensor) -> Tensor:
+    """Mean binary cross-entropy of the per-token logits against 0/1 ``labels`` where ``mask`` is 1."""
+    per_token = F.binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype), reduction="none")
+    return (per_token * mask).sum() / mask.sum().clip(min=1.0)
+
+
 # The one table of model classes (the backbone and every head), by class name. The converter, the
 # CLI and the tests look classes up here.
 MODEL_CLASSES = {
@@ -327,6 +380,7 @@ MODEL_CLASSES = {
         RoFormerForMultipleChoice,
         RoFormerForMaskedLM,
         RoFormerForCausalLM,
+        RoFormerForReplacedTokenDetection,
     )
 }
 
