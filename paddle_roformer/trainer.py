@@ -363,8 +363,17 @@ class Trainer:
             apply_decay_param_fun=lambda name: name in decay_ids)
         self.scaler = paddle.amp.GradScaler() if c.amp == "fp16" else None
 
+    def _create_all_accumulators(self) -> None:
+        """Accumulators for every trainable parameter, as a first step would make them. Paddle makes
+        them only for parameters that received a gradient, so a parameter no loss reaches (an unused
+        pooler) would otherwise be missing from one checkpoint and expected by the next."""
+        params = [p for p in self.model.parameters() if not p.stop_gradient]
+        block = paddle.static.default_main_program().global_block()
+        self.optimizer._create_accumulators(block, params)
+
     def _optimizer_arrays(self) -> Dict[str, np.ndarray]:
         """The AdamW accumulators keyed ``<structured parameter name>/<accumulator>`` (stable across processes)."""
+        self._create_all_accumulators()
         structured = {p.name: n for n, p in self.model.named_parameters()}
         arrays = {}
         for acc, per_param in self.optimizer._accumulators.items():
@@ -374,9 +383,7 @@ class Trainer:
         return arrays
 
     def _load_optimizer_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
-        params = [p for p in self.model.parameters() if not p.stop_gradient]
-        block = paddle.static.default_main_program().global_block()
-        self.optimizer._create_accumulators(block, params)  # what the first step would do
+        self._create_all_accumulators()
         by_name = dict(self.model.named_parameters())
         expected = {f"{n}/{acc}" for acc, d in self.optimizer._accumulators.items()
                     for n, p in by_name.items() if p.name in d}

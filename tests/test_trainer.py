@@ -501,3 +501,27 @@ def test_a_plain_layer_trains_checkpoints_and_resumes(tmp_path):
     assert_params_close(params(resumed), params(full), atol=1e-6)
     pred = Trainer(resumed, config(tmp_path / "p"), None).predict([{"x": x} for x in xs[:5]])
     assert pred.output(0).shape == (5,)
+
+
+class _RegressorWithAnUnusedLayer(_Regressor):
+    """A parameter no loss reaches (like a pooler during masked-LM pretraining)."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = paddle.nn.Linear(3, 2)
+
+
+def test_resume_with_a_parameter_that_never_gets_a_gradient(tmp_path):
+    rng = np.random.RandomState(0)
+    xs = rng.randn(24, 3).astype("float32")
+    data = [{"x": x, "labels": np.float32(x @ [1.0, -2.0, 0.5])} for x in xs]
+    common = dict(num_train_epochs=2, per_device_train_batch_size=6, save_steps=4, learning_rate=0.05)
+    paddle.seed(0)
+    full = _RegressorWithAnUnusedLayer()
+    Trainer(full, config(tmp_path / "full", **common), data).train()
+    paddle.seed(1)
+    resumed = _RegressorWithAnUnusedLayer()
+    resumed.unused.set_state_dict(full.unused.state_dict())
+    checkpoint = str(tmp_path / "full" / "run" / "checkpoint-4")
+    Trainer(resumed, config(tmp_path / "full", resume_from_checkpoint=checkpoint, **common), data).train()
+    assert_params_close(params(resumed), params(full), atol=1e-6)
