@@ -38,12 +38,12 @@ COMMANDS = {
                     "add_eval_arguments", "run_eval"),
     "export": Command("paddle_roformer.inference",
                       "export a model for Paddle Inference (and ONNX) with dynamic batch and length"),
-    "similar": Command("paddle_roformer.generation",
+    "similar": Command("paddle_roformer.sim",
                        "generate sentences similar to a text with a RoFormer-Sim model, ranked by similarity",
                        "add_similar_arguments", "run_similar"),
-    "embed": Command("paddle_roformer.sentence", "sentence embeddings (.npy) for a file of lines, optionally an index",
+    "embed": Command("paddle_roformer.sim", "sentence embeddings (.npy) for a file of lines, optionally an index",
                      "add_embed_arguments", "run_embed"),
-    "search": Command("paddle_roformer.sentence", "the texts of a saved index closest to a query",
+    "search": Command("paddle_roformer.sim", "the texts of a saved index closest to a query",
                       "add_search_arguments", "run_search"),
 }
 

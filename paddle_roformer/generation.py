@@ -15,12 +15,9 @@ bookkeeping on the host in numpy; the model runs once per step on the new tokens
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -482,85 +479,3 @@ class GenerationMixin:
         decoder = _Decoder(self, prompt, settings)
         decoder.first_logits = decoder.first()
         return _beam_search(decoder, settings, len(prompt.ids))
-
-
-# ---------------------------------------------------------------------------- RoFormer-Sim: similar sentences
-
-
-def similar_sentences(model, tokenizer, text: str, n: int = 5, candidates: int = 20, top_p: float = 0.95,
-                      top_k: int = 0, temperature: float = 1.0, max_new_tokens: Optional[int] = None,
-                      pooling: str = "pooler") -> List[dict]:
-    """Sentences similar to ``text``: sample ``candidates`` paraphrases, rank them by embedding similarity.
-
-    The RoFormer-Sim recipe: the model generates from ``[CLS] text [SEP]`` (UniLM mask, stop at
-    [SEP]) with nucleus sampling; the distinct candidates other than ``text`` are embedded with
-    the same model's encoder (``pooling``, the sim models' linear pooler by default), and the
-    ``n`` closest to ``text`` by cosine are returned as ``{"text", "score"}``, best first.
-    """
-    from .sentence import encode, similarity
-
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"text must be a non-empty string, got {text!r}")
-    _check_int("n", n, 1)
-    _check_int("candidates", candidates, 1)
-    if tokenizer.vocab_size > model.config.vocab_size:
-        raise ValueError(f"the tokenizer's vocab_size ({tokenizer.vocab_size}) exceeds the model's "
-                         f"config.vocab_size ({model.config.vocab_size}): they do not belong together")
-    source = tokenizer(text)
-    prompt = np.asarray([source["input_ids"]], dtype="int64")
-    if max_new_tokens is None:
-        max_new_tokens = min(max(16, 2 * prompt.shape[1]), 128)
-    ids, _ = model.generate(
-        paddle.to_tensor(prompt), token_type_ids=paddle.to_tensor(np.zeros_like(prompt)),
-        decode_strategy="sampling", top_p=top_p, top_k=top_k, temperature=temperature,
-        num_return_sequences=candidates, max_new_tokens=max_new_tokens, eos_token_id=tokenizer.sep_token_id,
-        pad_token_id=tokenizer.pad_token_id, seq2seq=True,
-    )
-    texts = []
-    for row in ids.numpy().tolist():
-        decoded = tokenizer.decode(row, skip_special_tokens=True).strip()
-        if decoded and decoded != text.strip() and decoded not in texts:
-            texts.append(decoded)
-    if not texts:
-        return []
-    vectors = encode(model, [text] + texts, tokenizer=tokenizer, pooling=pooling, normalize=True)
-    scores = similarity(vectors[1:], vectors[0])
-    order = np.argsort(-scores, kind="stable")[:n]
-    return [{"text": texts[i], "score": float(scores[i])} for i in order]
-
-
-def add_similar_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", help="the sentence to find paraphrases of")
-    parser.add_argument("-n", type=int, default=5, help="sentences to print (default 5)")
-    parser.add_argument("--model", required=True, help="a RoFormer-Sim model directory or registered name")
-    parser.add_argument("--tokenizer", help="tokenizer directory or name (default: --model)")
-    parser.add_argument("--candidates", type=int, default=20, help="sampled candidates to rank (default 20)")
-    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
-    parser.add_argument("--top-k", type=int, default=0, help="also keep only the k likeliest tokens (0: off)")
-    parser.add_argument("--max-new-tokens", type=int, help="longest candidate (default: twice the input, 16..128)")
-    parser.add_argument("--pooling", default="pooler", choices=("pooler", "cls", "mean"))
-    parser.add_argument("--seed", type=int, help="paddle.seed for reproducible sampling")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: OMP_NUM_THREADS, else every core)")
-
-
-def run_similar(args: argparse.Namespace) -> int:
-    from .heads import RoFormerForCausalLM
-    from .runtime import set_num_threads
-    from .tokenizer import RoFormerTokenizer
-
-    if args.threads is not None:
-        set_num_threads(args.threads)
-    if args.seed is not None:
-        paddle.seed(args.seed)
-    try:
-        model = RoFormerForCausalLM.from_pretrained(args.model)
-        tokenizer = RoFormerTokenizer.from_pretrained(args.tokenizer or args.model)
-        results = similar_sentences(model, tokenizer, args.text, n=args.n, candidates=args.candidates,
-                                    top_p=args.top_p, top_k=args.top_k, max_new_tokens=args.max_new_tokens,
-                                    pooling=args.pooling)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for rank, item in enumerate(results, 1):
-        print(json.dumps({"rank": rank, "score": round(item["score"], 6), "text": item["text"]}, ensure_ascii=False))
-    return 0

@@ -27,6 +27,25 @@ from .outputs import (
 from .pretrained import RoFormerPretrainedModel
 
 
+IGNORE_INDEX = -100  # a label that takes no part in a loss (padding, sub-word continuations, unmasked tokens)
+
+
+def mean_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Cross-entropy of ``logits`` (..., C) against ``labels`` (...), averaged over the labels that are
+    not ``ignore_index`` (0 when there are none).
+
+    Written out because Paddle's ``F.cross_entropy(..., ignore_index=...)`` divides the sum by every
+    label, ignored ones included, which shrinks the loss by the share of ignored labels; this is
+    the mean that Hugging Face (torch) reports.
+    """
+    labels = labels.reshape([-1]).astype("int64")
+    keep = labels != ignore_index
+    safe = paddle.where(keep, labels, paddle.zeros_like(labels))
+    per_label = F.cross_entropy(logits.reshape([-1, logits.shape[-1]]), safe, reduction="none").reshape([-1])
+    weight = keep.astype(per_label.dtype)
+    return (per_label * weight).sum() / weight.sum().clip(min=1.0)
+
+
 def _classifier_dropout(config: RoFormerConfig) -> nn.Dropout:
     p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
     return nn.Dropout(p)
@@ -131,7 +150,7 @@ def sequence_classification_loss(logits: Tensor, labels: Tensor, num_labels: int
             return F.mse_loss(logits.squeeze(-1), labels.reshape([-1]).astype(logits.dtype))
         return F.mse_loss(logits, labels.astype(logits.dtype))
     if problem_type == "single_label_classification":
-        return F.cross_entropy(logits.reshape([-1, num_labels]), labels.reshape([-1]).astype("int64"))
+        return mean_cross_entropy(logits, labels)
     if problem_type == "multi_label_classification":
         return F.binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype))
     raise ValueError(
@@ -157,7 +176,7 @@ class RoFormerForTokenClassification(_HeadBase):
         logits = self.classifier(self.dropout(out.last_hidden_state))  # (B, T, num_labels)
         loss = None
         if labels is not None:  # label -100 is ignored (padding, sub-word continuations)
-            loss = F.cross_entropy(logits.reshape([-1, self.num_labels]), labels.reshape([-1]).astype("int64"))
+            loss = mean_cross_entropy(logits, labels)
         return self._finish(TokenClassifierOutput, loss, return_dict, out, logits=logits)
 
 
@@ -183,8 +202,8 @@ class RoFormerForQuestionAnswering(_HeadBase):
             start = start_positions.reshape([-1]).astype("int64").clip(0, seq_len)
             end = end_positions.reshape([-1]).astype("int64").clip(0, seq_len)
             loss = (
-                F.cross_entropy(start_logits, start, ignore_index=seq_len)
-                + F.cross_entropy(end_logits, end, ignore_index=seq_len)
+                mean_cross_entropy(start_logits, start, ignore_index=seq_len)
+                + mean_cross_entropy(end_logits, end, ignore_index=seq_len)
             ) / 2
         return self._finish(QuestionAnsweringModelOutput, loss, return_dict, out,
                             start_logits=start_logits, end_logits=end_logits)
@@ -242,7 +261,7 @@ class RoFormerForMultipleChoice(_HeadBase):
         else:
             summary = self.dropout(out.pooler_output)
         logits = self.classifier(summary).reshape([-1, num_choices])  # (B, num_choices)
-        loss = None if labels is None else F.cross_entropy(logits, labels.reshape([-1]).astype("int64"))
+        loss = None if labels is None else mean_cross_entropy(logits, labels)
         return self._finish(MultipleChoiceModelOutput, loss, return_dict, out, logits=logits)
 
 
@@ -290,7 +309,7 @@ class RoFormerForMaskedLM(_LMHeadBase):
         logits = self.cls(out.last_hidden_state)  # (B, T, V)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.reshape([-1, logits.shape[-1]]), labels.reshape([-1]).astype("int64"))
+            loss = mean_cross_entropy(logits, labels)
         return self._finish(MaskedLMOutput, loss, return_dict, out, logits=logits)
 
 
@@ -311,7 +330,7 @@ class RoFormerForCausalLM(GenerationMixin, _LMHeadBase):
         loss = None
         if labels is not None:
             shifted = logits[:, :-1, :]
-            loss = F.cross_entropy(shifted.reshape([-1, logits.shape[-1]]), labels[:, 1:].reshape([-1]).astype("int64"))
+            loss = mean_cross_entropy(shifted, labels[:, 1:])
         return self._finish(CausalLMOutput, loss, return_dict, out, logits=logits, past_key_values=out.past_key_values)
 
 

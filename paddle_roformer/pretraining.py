@@ -13,24 +13,24 @@
 from __future__ import annotations
 
 import bisect
+import collections
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 from paddle import Tensor
 
 from .checkpoint import save_pretrained_files
 from .config import RoFormerConfig
-from .heads import RoFormerForReplacedTokenDetection, RoFormerForMaskedLM, replaced_token_loss, token_mask
+from .heads import (IGNORE_INDEX, RoFormerForMaskedLM, RoFormerForReplacedTokenDetection, mean_cross_entropy,
+                    replaced_token_loss, token_mask)
 from .outputs import ModelOutput
 from .text import JiebaSegmenter
 
-IGNORE_INDEX = -100  # labels of the tokens no loss is computed on
 ELECTRA_CONFIG_NAME = "electra_config.json"
 GENERATOR_DIR, DISCRIMINATOR_DIR = "generator", "discriminator"
 
@@ -290,14 +290,8 @@ class ElectraPretrainingOutput(ModelOutput):
 
 
 def masked_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean cross-entropy over the positions whose label is not -100.
-
-    Computed here because Paddle 3.3's ``F.cross_entropy(..., ignore_index=-100)`` divides the
-    sum by every position, ignored ones included, which scales the loss by the masked fraction."""
-    labels = labels.reshape([-1]).astype("int64")
-    keep = (labels != IGNORE_INDEX).astype(logits.dtype)
-    per_token = F.cross_entropy(logits.reshape([-1, logits.shape[-1]]), labels.clip(min=0), reduction="none")
-    return (per_token.reshape([-1]) * keep).sum() / keep.sum().clip(min=1.0)
+    """Mean cross-entropy over the positions whose label is not -100 (``heads.mean_cross_entropy``)."""
+    return mean_cross_entropy(logits, labels, IGNORE_INDEX)
 
 
 @paddle.no_grad()
@@ -343,6 +337,9 @@ def freeze_pooler(model) -> None:
         param.stop_gradient = True
 
 
+LOSS_HISTORY_LIMIT = 100_000
+
+
 class RoFormerForElectraPretraining(nn.Layer):
     """ELECTRA: a masked-LM generator fills the masked tokens, a discriminator spots the replaced ones.
 
@@ -375,7 +372,8 @@ class RoFormerForElectraPretraining(nn.Layer):
         own.token_type_embeddings = shared.token_type_embeddings
         freeze_pooler(generator)
         freeze_pooler(discriminator)
-        self.loss_history: List[Dict[str, float]] = []  # one record per training forward
+        # one record per training forward, the latest LOSS_HISTORY_LIMIT kept (memory stays bounded)
+        self.loss_history: Deque[Dict[str, float]] = collections.deque(maxlen=LOSS_HISTORY_LIMIT)
 
     @classmethod
     def from_pretrained(cls, generator: Union[str, os.PathLike], discriminator: Union[str, os.PathLike],
@@ -442,6 +440,7 @@ def electra_log(history: Sequence[Mapping[str, float]], steps_done: int, accumul
     """Per-forward ELECTRA losses averaged over windows of ``logging_steps`` optimizer steps.
 
     ``history`` covers the last ``len(history) / accumulation`` steps of ``steps_done``."""
+    history = list(history)
     per_step = len(history) // max(1, accumulation)
     first = steps_done - per_step
     out = []

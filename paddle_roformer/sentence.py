@@ -10,7 +10,6 @@ atomically. The CLI's ``embed`` and ``search`` subcommands are defined at the en
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -38,14 +37,17 @@ ENCODE_KEYS = ("pooling", "max_seq_len")  # encode options kept in the metadata,
 # ---------------------------------------------------------------------------- encode
 
 
+def _is_backbone(layer) -> bool:
+    # By its parts rather than its class: modeling imports this module (RoFormerModel.encode).
+    return all(hasattr(layer, part) for part in ("embeddings", "encoder", "pooler"))
+
+
 def _backbone(model):
     """The ``RoFormerModel`` of ``model``: itself, or a head's ``.roformer``."""
-    from .modeling import RoFormerModel
-
-    if isinstance(model, RoFormerModel):
+    if _is_backbone(model):
         return model
     backbone = getattr(model, "roformer", None)
-    if isinstance(backbone, RoFormerModel):
+    if backbone is not None and _is_backbone(backbone):
         return backbone
     raise TypeError(f"model must be a RoFormerModel or a head with a .roformer backbone, got {type(model).__name__}")
 
@@ -522,120 +524,3 @@ def _read_texts(path: str, count: int) -> List[Optional[str]]:
     if len(texts) != count:
         raise ValueError(f"{path} has {len(texts)} texts but the embeddings have {count} rows")
     return texts
-
-
-# ---------------------------------------------------------------------------- CLI: `embed` and `search`
-
-
-def _load_model_and_tokenizer(model: str, tokenizer: Optional[str]):
-    """(RoFormerModel, RoFormerTokenizer) through the feature-extraction pipeline's loader."""
-    from .pipelines import pipeline
-
-    pipe = pipeline("feature-extraction", model=model, tokenizer=tokenizer)
-    return pipe.model, pipe.tokenizer
-
-
-def _model_reference(model: str) -> str:
-    """What the index records: an absolute path for a directory, else the registered name as given."""
-    return os.path.abspath(model) if os.path.isdir(model) else model
-
-
-def _read_input_texts(source: str) -> Tuple[List[str], int]:
-    """(non-empty lines, number of empty lines skipped) of a file or stdin ("-")."""
-    if source == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        if not os.path.isfile(source):
-            raise FileNotFoundError(f"input file not found: {source}")
-        with open(source, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    texts = [line for line in lines if line.strip()]
-    return texts, len(lines) - len(texts)
-
-
-def _set_threads(threads: Optional[int]) -> None:
-    if threads is not None:
-        from .runtime import set_num_threads
-
-        set_num_threads(threads)
-
-
-def add_embed_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="text file, one text per line (empty lines are skipped); - for stdin")
-    parser.add_argument("--model", required=True, help="model directory or registered name")
-    parser.add_argument("--tokenizer", help="tokenizer directory or name (default: --model)")
-    parser.add_argument("--output", help="embeddings .npy file (default: INPUT with suffix .npy)")
-    parser.add_argument("--index", help="also save a SemanticIndex (embeddings, texts, model) to this directory")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --index directory")
-    parser.add_argument("--pooling", default="pooler", choices=POOLINGS, help="sentence vector (default: pooler)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-seq-len", type=int, help="truncate longer texts (default: the tokenizer's limit)")
-    parser.add_argument("--no-normalize", action="store_true", help="keep the raw vectors (default: unit length)")
-    parser.add_argument("--threads", type=int, help="CPU threads for Paddle (default: OMP_NUM_THREADS or every core)")
-
-
-def _embed(args: argparse.Namespace) -> Tuple[str, np.ndarray, int]:
-    if args.input == "-" and not args.output:
-        raise ValueError("--output is needed when the texts come from stdin")
-    output = args.output or os.path.splitext(args.input)[0] + ".npy"
-    texts, skipped = _read_input_texts(args.input)
-    if not texts:
-        raise ValueError(f"no text to embed in {'stdin' if args.input == '-' else args.input}")
-    _set_threads(args.threads)
-    model, tokenizer = _load_model_and_tokenizer(args.model, args.tokenizer)
-    options = {"pooling": args.pooling, "max_seq_len": args.max_seq_len}
-    embeddings = encode(model, texts, tokenizer=tokenizer, batch_size=args.batch_size,
-                        normalize=not args.no_normalize, **options)
-    atomic_write(output, lambda f: np.save(f, embeddings, allow_pickle=False))
-    if args.index:
-        meta = {"model": _model_reference(args.model), "encode": options}
-        if args.tokenizer:
-            meta["tokenizer"] = _model_reference(args.tokenizer)
-        SemanticIndex(embeddings, texts=texts, metadata=meta).save(args.index, overwrite=args.overwrite)
-    return output, embeddings, skipped
-
-
-def run_embed(args: argparse.Namespace) -> int:
-    try:
-        output, embeddings, skipped = _embed(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    rows, dim = embeddings.shape
-    note = f" ({skipped} empty line{'s' if skipped != 1 else ''} skipped)" if skipped else ""
-    print(f"embedded {rows} texts{note} -> {output} ({rows} x {dim} float32)", file=sys.stderr)
-    if args.index:
-        print(f"index saved to {args.index}", file=sys.stderr)
-    return 0
-
-
-def add_search_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("index", help="directory written by `embed --index` or SemanticIndex.save")
-    parser.add_argument("query", help="the text to search for")
-    parser.add_argument("-k", "--top-k", type=int, default=5, help="hits to print (default 5)")
-    parser.add_argument("--model", help="model directory or name (default: the one recorded in the index)")
-    parser.add_argument("--tokenizer", help="tokenizer directory or name (default: the index's, else --model)")
-    parser.add_argument("--threads", type=int, help="CPU threads for Paddle (default: OMP_NUM_THREADS or every core)")
-
-
-def _search(args: argparse.Namespace) -> List[Dict[str, Any]]:
-    index = SemanticIndex.load(args.index)
-    model_ref = args.model or index.metadata.get("model")
-    if not model_ref:
-        raise ValueError(f"the index {args.index} records no model; pass --model")
-    tokenizer_ref = args.tokenizer or (None if args.model else index.metadata.get("tokenizer"))
-    _set_threads(args.threads)
-    model, tokenizer = _load_model_and_tokenizer(model_ref, tokenizer_ref)
-    return index.search(args.query, top_k=args.top_k, model=model, tokenizer=tokenizer)
-
-
-def run_search(args: argparse.Namespace) -> int:
-    try:
-        hits = _search(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for rank, hit in enumerate(hits, 1):
-        print(json.dumps({"rank": rank, "id": hit["id"], "score": round(hit["score"], 6), "text": hit["text"]},
-                         ensure_ascii=False))
-    return 0

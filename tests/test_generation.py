@@ -340,7 +340,7 @@ def _load_sim(path):
 
 
 def test_similar_sentences_are_ranked_by_cosine_to_the_input(sim_dir, monkeypatch):
-    from paddle_roformer.generation import similar_sentences
+    from paddle_roformer.sim import similar_sentences
     from paddle_roformer.sentence import encode
 
     model, tokenizer = _load_sim(sim_dir)
@@ -368,7 +368,7 @@ def test_similar_sentences_are_ranked_by_cosine_to_the_input(sim_dir, monkeypatc
 
 
 def test_similar_sentences_end_to_end_is_reproducible(sim_dir):
-    from paddle_roformer.generation import similar_sentences
+    from paddle_roformer.sim import similar_sentences
 
     model, tokenizer = _load_sim(sim_dir)
     paddle.seed(3)
@@ -386,7 +386,7 @@ def test_similar_sentences_end_to_end_is_reproducible(sim_dir):
 
 def test_similar_refuses_a_tokenizer_of_another_model(sim_dir, tmp_path):
     from paddle_roformer import RoFormerTokenizer
-    from paddle_roformer.generation import similar_sentences
+    from paddle_roformer.sim import similar_sentences
 
     model, _ = _load_sim(sim_dir)
     (tmp_path / "vocab.txt").write_text("\n".join(SIM_WORDS + [f"w{i}" for i in range(100)]) + "\n", encoding="utf-8")

@@ -79,12 +79,30 @@ def test_token_classification_matches_hf(variant):
     hf_model, ours = _pair("RoFormerForTokenClassification", config)
     hf_in, pd_in, _ = _inputs(config)
     labels = np.random.RandomState(3).randint(0, config.num_labels, size=hf_in["input_ids"].shape)
+    labels[:, 0] = labels[0, 5:] = -100  # ignored labels ([CLS], sub-words): the mean is over the others
     with torch.no_grad():
         ref = hf_model(**hf_in, labels=torch.tensor(labels))
     with paddle.no_grad():
         loss, logits = ours(**pd_in, labels=paddle.to_tensor(labels))
     assert max_diff(logits, ref.logits) <= TOL
     assert abs(float(loss) - float(ref.loss)) <= TOL
+
+
+@pytest.mark.parametrize("masked", [1, 4, 20])
+def test_masked_lm_loss_over_the_masked_tokens_matches_hf(masked):
+    """-100 labels take no part: the loss is the mean over the masked tokens, however few."""
+    config = tiny_config()
+    hf_model, ours = _pair("RoFormerForMaskedLM", config)
+    hf_in, pd_in, _ = _inputs(config)
+    ids = hf_in["input_ids"].numpy()
+    labels = np.full_like(ids, -100)
+    positions = np.random.RandomState(masked).permutation(ids.size)[:masked]
+    labels.flat[positions] = ids.flat[positions]
+    with torch.no_grad():
+        ref = hf_model(**hf_in, labels=torch.tensor(labels))
+    with paddle.no_grad():
+        out = ours(**pd_in, labels=paddle.to_tensor(labels), return_dict=True)
+    assert abs(float(out.loss) - float(ref.loss)) <= TOL
 
 
 @pytest.mark.parametrize("variant", sorted(TINY_CONFIGS))

@@ -357,7 +357,7 @@ def test_electra_resume_matches_uninterrupted_run(tmp_path):
     shutil.copytree(tmp_path / "full" / "checkpoint-3", tmp_path / "resumed" / "checkpoint-3")
     resumed, model_resumed = run(tmp_path / "resumed", resume_from_checkpoint=True)
     assert resumed.global_step == 6 and len(model_resumed.loss_history) == 3  # steps 4-6 only
-    assert model_resumed.loss_history == model_full.loss_history[3:]
+    assert list(model_resumed.loss_history) == list(model_full.loss_history)[3:]
     for key, value in model_full.state_dict().items():
         np.testing.assert_allclose(model_resumed.state_dict()[key].numpy(), value.numpy(), rtol=1e-6, atol=1e-7)
     assert os.path.isdir(tmp_path / "resumed" / "final" / "discriminator")

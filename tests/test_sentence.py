@@ -10,7 +10,7 @@ from _corpus import reviews
 from _helpers import tiny_config
 
 from paddle_roformer import RoFormerForSequenceClassification, RoFormerModel, RoFormerTokenizer
-from paddle_roformer import sentence
+from paddle_roformer import sentence, sim
 from paddle_roformer.sentence import SemanticIndex, encode, similarity
 from paddle_roformer.vocab import build_vocab
 
@@ -332,28 +332,28 @@ def test_cli_embed_then_search(saved, tmp_path, capsys):
     model, tokenizer, model_dir = saved
     source = tmp_path / "texts.txt"
     source.write_text("\n".join(TEXTS[:6]) + "\n\n   \n", encoding="utf-8")
-    args = _parse(sentence.add_embed_arguments, [str(source), "--model", model_dir, "--index", str(tmp_path / "ix"),
+    args = _parse(sim.add_embed_arguments, [str(source), "--model", model_dir, "--index", str(tmp_path / "ix"),
                                                  "--pooling", "mean", "--batch-size", "4", "--threads", "1"])
-    assert sentence.run_embed(args) == 0
+    assert sim.run_embed(args) == 0
     assert "2 empty lines skipped" in capsys.readouterr().err
     saved_vectors = np.load(tmp_path / "texts.npy", allow_pickle=False)
     np.testing.assert_allclose(saved_vectors, encode(model, TEXTS[:6], tokenizer=tokenizer, pooling="mean"), atol=1e-5)
-    args = _parse(sentence.add_search_arguments, [str(tmp_path / "ix"), TEXTS[2], "-k", "3"])
-    assert sentence.run_search(args) == 0
+    args = _parse(sim.add_search_arguments, [str(tmp_path / "ix"), TEXTS[2], "-k", "3"])
+    assert sim.run_search(args) == 0
     hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["id"] == 2 and hits[0]["text"] == TEXTS[2]
     assert set(hits[0]) == {"rank", "id", "score", "text"}
 
 
 def test_cli_errors_are_one_line_and_exit_2(saved, tmp_path, capsys):
-    args = _parse(sentence.add_search_arguments, [str(tmp_path / "missing"), "好"])
-    assert sentence.run_search(args) == 2
+    args = _parse(sim.add_search_arguments, [str(tmp_path / "missing"), "好"])
+    assert sim.run_search(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     SemanticIndex(_random_unit(3, 32, 7)).save(tmp_path / "bare")
-    assert sentence.run_search(_parse(sentence.add_search_arguments, [str(tmp_path / "bare"), "好"])) == 2
+    assert sim.run_search(_parse(sim.add_search_arguments, [str(tmp_path / "bare"), "好"])) == 2
     assert "--model" in capsys.readouterr().err
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n", encoding="utf-8")
-    assert sentence.run_embed(_parse(sentence.add_embed_arguments, [str(empty), "--model", saved[2]])) == 2
+    assert sim.run_embed(_parse(sim.add_embed_arguments, [str(empty), "--model", saved[2]])) == 2
     assert "no text" in capsys.readouterr().err
