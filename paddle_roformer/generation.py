@@ -87,12 +87,13 @@ class GenerationSettings:
     pad_token_id: int
     seq2seq: bool
     use_cache: bool
+    suppress: Optional[np.ndarray]  # ids that are never generated
 
 
 def _check_generation_args(config, prompt_len: int, max_length, max_new_tokens, min_length, min_new_tokens,
                            decode_strategy, num_beams, top_k, top_p, temperature, num_return_sequences,
                            repetition_penalty, length_penalty, early_stopping, eos_token_id, pad_token_id,
-                           seq2seq, use_cache) -> GenerationSettings:
+                           seq2seq, use_cache, suppress_tokens=None) -> GenerationSettings:
     if decode_strategy not in DECODE_STRATEGIES:
         raise ValueError(f"decode_strategy must be one of {DECODE_STRATEGIES}, got {decode_strategy!r}")
     if max_length is not None and max_new_tokens is not None:
@@ -145,10 +146,18 @@ def _check_generation_args(config, prompt_len: int, max_length, max_new_tokens, 
         seq2seq = not config.is_decoder  # RoFormer-Sim's scheme; a Hugging Face decoder adds its own causal mask
     elif seq2seq and config.is_decoder:
         raise ValueError("seq2seq=True needs a model whose config.is_decoder is False (a decoder always adds a causal mask)")
+    suppress = None
+    if suppress_tokens is not None:
+        suppress = np.unique(np.asarray(list(suppress_tokens), dtype="int64"))
+        if suppress.size and (suppress.min() < 0 or suppress.max() >= config.vocab_size):
+            raise ValueError(f"suppress_tokens must be ids in [0, vocab_size={config.vocab_size}), "
+                             f"got {int(suppress.min())}..{int(suppress.max())}")
+        if eos is not None and eos in suppress:
+            raise ValueError(f"suppress_tokens contains eos_token_id={eos}: nothing could end")
     return GenerationSettings(
         decode_strategy, int(max_new), int(min_new), int(num_beams), int(num_return_sequences), int(top_k),
         float(top_p), float(temperature), float(repetition_penalty), float(length_penalty), bool(early_stopping),
-        None if eos is None else int(eos), int(pad), bool(seq2seq), bool(use_cache),
+        None if eos is None else int(eos), int(pad), bool(seq2seq), bool(use_cache), suppress,
     )
 
 
@@ -277,6 +286,8 @@ def _penalise(logits: np.ndarray, prompt: "_Prompt", generated: np.ndarray, sett
             values = logits[row, tokens]
             logits[row, tokens] = np.where(values > 0, values / settings.repetition_penalty,
                                            values * settings.repetition_penalty)
+    if settings.suppress is not None and settings.suppress.size:
+        logits[:, settings.suppress] = -np.inf
     if settings.eos_token_id is not None and generated.shape[1] < settings.min_new:
         logits[:, settings.eos_token_id] = -np.inf
     return logits
@@ -440,6 +451,7 @@ class GenerationMixin:
         min_new_tokens: Optional[int] = None,
         seq2seq: Optional[bool] = None,
         use_cache: bool = True,
+        suppress_tokens=None,
     ) -> Tuple[Tensor, Tensor]:
         """Generate continuations of the prompts ``input_ids`` (B, T); returns (ids, scores).
 
@@ -451,7 +463,8 @@ class GenerationMixin:
         ``attention_mask`` (B, T) marks real tokens (default: input_ids != pad_token_id); either
         padding side works. ``seq2seq`` (default: True unless config.is_decoder) uses the UniLM
         mask with the prompt as the source segment, as RoFormer-Sim was trained; False uses a
-        causal mask. Sampling draws with ``paddle.multinomial``, so ``paddle.seed`` makes it
+        causal mask. ``suppress_tokens``: ids never generated (e.g. [PAD], [MASK], or embedding rows
+        the tokenizer has no token for). Sampling draws with ``paddle.multinomial``, so ``paddle.seed`` makes it
         reproducible. ``use_cache=False`` recomputes the whole sequence at every step (same result,
         slower).
         """
@@ -459,7 +472,7 @@ class GenerationMixin:
         settings = _check_generation_args(
             self.config, prompt_width, max_length, max_new_tokens, min_length, min_new_tokens, decode_strategy,
             num_beams, top_k, top_p, temperature, num_return_sequences, repetition_penalty, length_penalty,
-            early_stopping, eos_token_id, pad_token_id, seq2seq, use_cache,
+            early_stopping, eos_token_id, pad_token_id, seq2seq, use_cache, suppress_tokens,
         )
         prompt = _Prompt(self.config, input_ids, token_type_ids, attention_mask, settings.pad_token_id)
         was_training = self.training

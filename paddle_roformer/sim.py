@@ -163,7 +163,7 @@ def similar_sentences(model, tokenizer, text: str, n: int = 5, candidates: int =
         paddle.to_tensor(prompt), token_type_ids=paddle.to_tensor(np.zeros_like(prompt)),
         decode_strategy="sampling", top_p=top_p, top_k=top_k, temperature=temperature,
         num_return_sequences=candidates, max_new_tokens=max_new_tokens, eos_token_id=tokenizer.sep_token_id,
-        pad_token_id=tokenizer.pad_token_id, seq2seq=True,
+        pad_token_id=tokenizer.pad_token_id, seq2seq=True, suppress_tokens=_never_generated(tokenizer, model),
     )
     texts = []
     for row in ids.numpy().tolist():
@@ -176,6 +176,12 @@ def similar_sentences(model, tokenizer, text: str, n: int = 5, candidates: int =
     scores = similarity(vectors[1:], vectors[0])
     order = np.argsort(-scores, kind="stable")[:n]
     return [{"text": texts[i], "score": float(scores[i])} for i in order]
+
+
+def _never_generated(tokenizer, model) -> List[int]:
+    """Special tokens other than [SEP] (which ends a sentence), and embedding rows with no token."""
+    specials = [i for i in tokenizer.all_special_ids if i != tokenizer.sep_token_id]
+    return sorted(set(specials) | set(range(tokenizer.vocab_size, model.config.vocab_size)))
 
 
 def add_similar_arguments(parser: argparse.ArgumentParser) -> None:

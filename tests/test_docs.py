@@ -107,7 +107,7 @@ def vocab_text(vocab_file):
 class Mirror:
     """Serves /<name>/vocab.txt and /<name>/model_state.pdparams for every registered name, made on request."""
 
-    def __init__(self, vocab, weights_for):
+    def __init__(self, vocab, weights_for):  # vocab(name) -> bytes, weights_for(name) -> bytes
         self.files, self.lock = {}, threading.Lock()
         outer = self
 
@@ -117,7 +117,7 @@ class Mirror:
                 body = None
                 if len(parts) == 2 and registry.is_registered(parts[0]):
                     if parts[1] == "vocab.txt":
-                        body = vocab
+                        body = vocab(parts[0])
                     elif parts[1] == "model_state.pdparams":
                         with outer.lock:
                             if parts[0] not in outer.files:
@@ -156,7 +156,14 @@ def mirror(vocab_text, tmp_path_factory):
         model.save_pretrained(scratch / name)
         return (scratch / name / "model_state.pdparams").read_bytes()
 
-    server = Mirror(vocab_text, weights_for)
+    def vocab_for(name):
+        """The generated vocabulary, filled up with [unused] tokens to the name's vocab_size, as a
+        published vocab.txt has one line per embedding row (generated ids then always decode)."""
+        lines = vocab_text.decode("utf-8").splitlines()
+        missing = stand_in[name].model_values()["vocab_size"] - len(lines)
+        return ("\n".join(lines + [f"[unused{i}]" for i in range(missing)]) + "\n").encode("utf-8")
+
+    server = Mirror(vocab_for, weights_for)
     yield server, stand_in
     server.close()
 

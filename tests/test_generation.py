@@ -265,6 +265,22 @@ def test_repetition_penalty_discourages_repeats():
     assert not set(penalised[0].tolist()) & {5, 6, 7}
 
 
+def test_suppressed_tokens_are_never_generated():
+    model = _model(eos=None)
+    ids, mask = _prompts()
+    free, _ = _generate(model, ids, mask, max_new_tokens=10)
+    banned = sorted(set(free.ravel().tolist()))[:4]
+    for strategy, extra in (("greedy_search", {}), ("beam_search", dict(num_beams=3)),
+                            ("sampling", dict(num_return_sequences=4))):
+        out, _ = _generate(model, ids, mask, max_new_tokens=10, decode_strategy=strategy, suppress_tokens=banned,
+                           **extra)
+        assert not set(out.ravel().tolist()) & set(banned), strategy
+    with pytest.raises(ValueError, match="suppress_tokens"):
+        _generate(model, ids, mask, suppress_tokens=[500])
+    with pytest.raises(ValueError, match="suppress_tokens"):
+        _generate(_model(), ids, mask, suppress_tokens=[EOS])
+
+
 def test_generate_restores_training_mode():
     model = _model()
     model.train()
@@ -359,6 +375,8 @@ def test_similar_sentences_are_ranked_by_cosine_to_the_input(sim_dir, monkeypatc
     results = similar_sentences(model, tokenizer, text, n=2, candidates=5)
     assert seen["prompt"] == [tokenizer(text)["input_ids"]] and seen["num_return_sequences"] == 5
     assert seen["eos_token_id"] == tokenizer.sep_token_id and seen["decode_strategy"] == "sampling"
+    never = {tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.mask_token_id, tokenizer.unk_token_id}
+    assert set(seen["suppress_tokens"]) == never | set(range(tokenizer.vocab_size, model.config.vocab_size))
     distinct = ["今天天气很好", "明天是晴朗日子", "阳光真好"]
     vectors = encode(model, [text] + distinct, tokenizer=tokenizer)
     cosines = vectors[1:] @ vectors[0]

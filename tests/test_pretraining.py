@@ -438,3 +438,22 @@ def test_run_pretrain_electra_script(tmp_path):
     disc_model = RoFormerForReplacedTokenDetection.from_pretrained(str(out / "final" / "discriminator"))
     tokenizer = RoFormerTokenizer.from_pretrained(str(out / "final" / "discriminator"))
     assert disc_model.config.vocab_size == tokenizer.vocab_size
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="the CPU (gloo) proof; a GPU build launches on GPUs")
+def test_run_pretrain_electra_under_distributed_launch(tmp_path):
+    """Two processes (gloo on CPU): both ranks train, rank 0 alone writes checkpoints, metrics and the models."""
+    out, logs = tmp_path / "electra", tmp_path / "log"
+    gen = _config_dir(tmp_path / "gen", hidden=8, heads=1, vocab=100)
+    disc = _config_dir(tmp_path / "disc", hidden=24, heads=2, vocab=100)
+    args = ["--generator", gen, "--discriminator", disc, "--output_dir", out, *COMMON]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    launch = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir", str(logs),
+              str(ROOT / "examples" / "run_pretrain_electra.py"), *map(str, args)]
+    done = subprocess.run(launch, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    worker_logs = "".join(p.read_text() for p in sorted(logs.glob("workerlog.*")))
+    assert done.returncode == 0, done.stderr[-3000:] + worker_logs[-3000:]
+    metrics = _metrics(out)
+    assert metrics["global_step"] == 12 and [r["step"] for r in metrics["electra_log"]] == [3, 6, 9, 12]
+    assert {"checkpoint-6", "checkpoint-12"} <= set(os.listdir(out))
+    RoFormerForReplacedTokenDetection.from_pretrained(str(out / "final" / "discriminator"))
