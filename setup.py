@@ -37,6 +37,8 @@ setup(
         # Reading PyTorch .bin checkpoints and --verify (.safetensors files need nothing extra:
         # paddle_roformer.checkpoint reads and writes them itself).
         "convert": ["torch"],
+        # SemanticIndex(backend="faiss"), and "auto" above 100,000 rows (exact search either way).
+        "faiss": ["faiss-cpu"],
         "gpu": ["paddlepaddle-gpu>=2.6"],
         # paddle_roformer.inference: export_model(format="onnx") and Predictor(backend="onnxruntime").
         "onnx": ["paddle2onnx", "onnxruntime"],
@@ -58,6 +60,8 @@ setup(
             # tests/test_inference.py: ONNX export and the onnxruntime backend.
             "paddle2onnx",
             "onnxruntime",
+            # tests/test_sentence.py: the faiss backend gives the exact backend's ids.
+            "faiss-cpu",
         ]
         + PADDLENLP_REFERENCE,
     },
