@@ -16,7 +16,6 @@ Both of ours must return the same ids (checked). Run with OMP_NUM_THREADS set to
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -26,16 +25,9 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from paddle_roformer.runtime import cpu_name  # noqa: E402  (after the path insert)
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+
 
 
 def make_models(name: str, quick: bool):

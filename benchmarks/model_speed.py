@@ -606,15 +606,6 @@ def _export_paddlenlp(ctx: Context) -> None:
 # ---------------------------------------------------------------------------- reporting
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def versions() -> Dict[str, str]:
@@ -732,7 +723,7 @@ def main(argv=None) -> int:
     pr.set_num_threads(args.threads)  # before Paddle is imported
     config = pr.RoFormerConfig(**QUICK_CONFIG) if args.quick else pr.RoFormerConfig.from_pretrained(args.config)
     rows = [ROWS_BY_NAME[name] for name in args.rows.split(",")]
-    header = dict(cpu=cpu_name(), threads=args.threads, config="quick (hidden 64, 2 layers)" if args.quick
+    header = dict(cpu=pr.runtime.cpu_name(), threads=args.threads, config="quick (hidden 64, 2 layers)" if args.quick
                   else args.config, isolated=args.isolate, warmup=args.warmup, repeat=args.repeat,
                   long_repeat=args.long_repeat, mkl_debug_cpu_type=os.environ.get("MKL_DEBUG_CPU_TYPE"),
                   torch_weights="ours, through paddle_roformer.convert's name map", versions=versions())

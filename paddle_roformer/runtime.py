@@ -19,6 +19,20 @@ import sys
 from typing import MutableMapping, Optional
 
 
+def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (benchmarks print it next to every figure)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
+
+
 def cpu_vendor_and_flags(cpuinfo: str):
     try:
         with open(cpuinfo, encoding="utf-8", errors="replace") as f:

@@ -345,6 +345,23 @@ def test_cli_embed_then_search(saved, tmp_path, capsys):
     assert set(hits[0]) == {"rank", "id", "score", "text"}
 
 
+def test_paddle_roformer_embed_and_search_commands(saved, tmp_path, capsys):
+    """The same through the `paddle-roformer` command table, as a user types it."""
+    from paddle_roformer import cli
+
+    _, _, model_dir = saved
+    source = tmp_path / "lines.txt"
+    source.write_text("\n".join(TEXTS[:5]) + "\n", encoding="utf-8")
+    out = tmp_path / "vectors.npy"
+    assert cli.main(["embed", str(source), "--model", model_dir, "--output", str(out), "--index",
+                     str(tmp_path / "ix")]) == 0
+    assert np.load(out, allow_pickle=False).shape[0] == 5
+    capsys.readouterr()
+    assert cli.main(["search", str(tmp_path / "ix"), TEXTS[3], "-k", "2"]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(hits) == 2 and hits[0]["text"] == TEXTS[3]
+
+
 def test_cli_errors_are_one_line_and_exit_2(saved, tmp_path, capsys):
     args = _parse(sim.add_search_arguments, [str(tmp_path / "missing"), "好"])
     assert sim.run_search(args) == 2
