@@ -156,8 +156,9 @@ def main(argv=None) -> int:
         print(f"| {r['rows']} | {r['dim']} | {r['rows_from']} | {r['backend']} | {r['encode_plus_build_s']} | "
               f"{r['build_s']} | {r['query_ms']} | {r['batch_queries_per_s']} |")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"header": header, "encode": enc, "index": results}, f, indent=2)
+        from paddle_roformer.utils import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps({"header": header, "encode": enc, "index": results}, indent=2))
     return 0
 
 

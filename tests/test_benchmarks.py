@@ -50,3 +50,17 @@ def test_generation_speed_quick_checks_cache_against_recomputation(tmp_path):
         assert row["same_ids"] is True
         assert math.isfinite(row["cache_ms"]) and row["cache_ms"] > 0 and row["recompute_ms"] > 0
     assert "| tiny | 2 | 8 + 8 |" in proc.stdout
+
+
+def test_sentence_speed_quick_reports_encode_and_every_index(tmp_path):
+    out = tmp_path / "sentence.json"
+    script = os.path.join(ROOT, "benchmarks", "sentence_speed.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, script, "--quick", "--threads", "1", "--json", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["encode"]["sentences_per_s"] > 0
+    assert {r["rows"] for r in report["index"]} >= {1000, 2000}
+    for row in report["index"]:
+        assert math.isfinite(row["query_ms"]) and row["query_ms"] > 0 and row["batch_queries_per_s"] > 0

