@@ -61,7 +61,7 @@ def sim_small(workdir: str, texts):
     return model, RoFormerTokenizer(vocab, model_max_length=512)
 
 
-def bench_encode(lines: int, batch_size: int, max_seq_len: int):
+def bench_encode(lines: int, batch_size: int, max_seq_len: int, compiled_backends=()):
     from paddle_roformer.sentence import encode
 
     texts = review_lines(lines)
@@ -72,10 +72,32 @@ def bench_encode(lines: int, batch_size: int, max_seq_len: int):
         start = time.perf_counter()
         vectors = encode(model, texts, **options)
         seconds = time.perf_counter() - start
+        compiled = {backend: bench_compiled(model, texts, vectors, backend, options) for backend in compiled_backends}
     chars = sum(len(t) for t in texts) / len(texts)
     return vectors, texts, {"lines": lines, "batch_size": batch_size, "max_seq_len": max_seq_len,
                             "mean_chars": round(chars, 1),
-                            "seconds": round(seconds, 3), "sentences_per_s": round(lines / seconds, 1)}
+                            "seconds": round(seconds, 3), "sentences_per_s": round(lines / seconds, 1),
+                            "compiled": compiled}
+
+
+def bench_compiled(model, texts, eager_vectors, backend: str, options):
+    """encode through paddle_roformer.compile(model, backend=...): time, and the largest difference to eager."""
+    import numpy as np
+
+    import paddle_roformer as pr
+    from paddle_roformer.sentence import encode
+
+    start = time.perf_counter()
+    compiled = pr.compile(model, backend=backend)
+    compile_s = time.perf_counter() - start
+    encode(compiled, texts[:options["batch_size"]], **options)  # warm-up
+    start = time.perf_counter()
+    vectors = encode(compiled, texts, **options)
+    seconds = time.perf_counter() - start
+    compiled.close()
+    return {"compile_s": round(compile_s, 2), "seconds": round(seconds, 3),
+            "sentences_per_s": round(len(texts) / seconds, 1),
+            "max_diff_to_eager": float(np.abs(vectors - eager_vectors).max())}
 
 
 def random_unit(n: int, d: int, seed: int):
@@ -124,9 +146,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="index rows (768-wide)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test in a few seconds")
+    parser.add_argument("--compiled", default="paddle,onnxruntime",
+                        help="also encode through paddle_roformer.compile with these backends ('' for none)")
     args = parser.parse_args(argv)
     if args.quick:
         args.encode_lines, args.max_seq_len, args.sizes = 16, 32, [1000, 2000]
+        args.compiled = "paddle" if args.compiled else ""
     single, batched = (5, 20) if args.quick else (100, 1000)
 
     from paddle_roformer.runtime import set_num_threads
@@ -135,10 +160,14 @@ def main(argv=None) -> int:
     header = {"cpu": cpu_name(), "threads": args.threads, "python": platform.python_version()}
     print(f"CPU: {header['cpu']}, {args.threads} thread(s)")
 
-    vectors, _, enc = bench_encode(args.encode_lines, args.batch_size, args.max_seq_len)
+    vectors, _, enc = bench_encode(args.encode_lines, args.batch_size, args.max_seq_len,
+                                   [b for b in args.compiled.split(",") if b])
     print(f"encode  sim-char-small shape, random weights: {enc['lines']} lines (mean {enc['mean_chars']} chars, "
           f"max_seq_len {enc['max_seq_len']}), batch {enc['batch_size']}: {enc['seconds']} s, "
           f"{enc['sentences_per_s']} sentences/s")
+    for backend, row in enc["compiled"].items():
+        print(f"encode  compile(backend={backend!r}): {row['seconds']} s, {row['sentences_per_s']} sentences/s "
+              f"(compiling {row['compile_s']} s; max difference to eager {row['max_diff_to_eager']:.1e})")
     results = []
     real = bench_index(vectors, "exact", single, batched)
     real["rows_from"] = "encoded"

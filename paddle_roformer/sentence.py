@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import sys
+from types import SimpleNamespace
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -42,14 +43,20 @@ def _is_backbone(layer) -> bool:
     return all(hasattr(layer, part) for part in ("embeddings", "encoder", "pooler"))
 
 
+def _is_compiled_backbone(model) -> bool:
+    # paddle_roformer.compile(RoFormerModel): the same call, run by Paddle Inference or ONNX Runtime
+    return getattr(model, "model_class", None) == "RoFormerModel" and hasattr(model, "predictor")
+
+
 def _backbone(model):
-    """The ``RoFormerModel`` of ``model``: itself, or a head's ``.roformer``."""
-    if _is_backbone(model):
+    """The ``RoFormerModel`` of ``model``: itself, a head's ``.roformer``, or a compiled RoFormerModel."""
+    if _is_backbone(model) or _is_compiled_backbone(model):
         return model
     backbone = getattr(model, "roformer", None)
     if backbone is not None and _is_backbone(backbone):
         return backbone
-    raise TypeError(f"model must be a RoFormerModel or a head with a .roformer backbone, got {type(model).__name__}")
+    raise TypeError("model must be a RoFormerModel, a head with a .roformer backbone or "
+                    f"paddle_roformer.compile(RoFormerModel), got {type(model).__name__}")
 
 
 def _check_texts(texts) -> List[str]:
@@ -132,7 +139,11 @@ def _encode_batch(backbone, tokenizer, ids: List[List[int]], types: List[List[in
                           padding=True, return_attention_mask=True)
     tensors = {k: paddle.to_tensor(np.asarray(batch[k], dtype="int64"))
                for k in ("input_ids", "token_type_ids", "attention_mask")}
-    output = backbone(**tensors, return_dict=True)
+    if _is_compiled_backbone(backbone):
+        sequence, pooled = backbone(tensors["input_ids"], tensors["token_type_ids"], tensors["attention_mask"])[:2]
+        output = SimpleNamespace(last_hidden_state=sequence, pooler_output=pooled)
+    else:
+        output = backbone(**tensors, return_dict=True)
     return _pool(output, tensors["attention_mask"], pooling).astype("float32").numpy()
 
 
@@ -144,6 +155,8 @@ def encode(model, texts: Union[str, Sequence[str]], tokenizer=None, batch_size: 
     ``pooling``: "pooler" (the pooler output, RoFormer-Sim's sentence vector), "cls" (the last
     layer's [CLS] vector) or "mean" (the mean of the last layer over the real tokens).
     ``max_seq_len`` (default: the tokenizer's ``model_max_length``) truncates longer texts.
+    ``model`` may also be ``paddle_roformer.compile(RoFormerModel)``: the same vectors (within
+    1e-4) from Paddle Inference or ONNX Runtime, faster on CPU for large lists.
     """
     import paddle
 
@@ -156,7 +169,8 @@ def encode(model, texts: Union[str, Sequence[str]], tokenizer=None, batch_size: 
     texts = _check_texts(texts)
     _check_positive_int("batch_size", batch_size)
     _check_pooling(pooling)
-    config = backbone.config
+    compiled = _is_compiled_backbone(backbone)
+    config = backbone.predictor.config if compiled else backbone.config
     if tokenizer.vocab_size > config.vocab_size:
         raise ValueError(f"the tokenizer's vocab_size ({tokenizer.vocab_size}) exceeds the model's config.vocab_size "
                          f"({config.vocab_size}): ids past the embedding table would fail; use the model's tokenizer")
@@ -169,7 +183,7 @@ def encode(model, texts: Union[str, Sequence[str]], tokenizer=None, batch_size: 
     order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))  # longest first: the peak memory shows at once
     from tqdm.auto import tqdm
 
-    with _eval_mode(backbone), paddle.no_grad(), \
+    with (contextlib.nullcontext() if compiled else _eval_mode(backbone)), paddle.no_grad(), \
             tqdm(total=len(texts), unit="text", disable=not _show_progress(show_progress, len(texts))) as bar:
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]

@@ -61,6 +61,7 @@ def test_sentence_speed_quick_reports_encode_and_every_index(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["encode"]["sentences_per_s"] > 0
+    assert report["encode"]["compiled"]["paddle"]["max_diff_to_eager"] < 1e-4
     assert {r["rows"] for r in report["index"]} >= {1000, 2000}
     for row in report["index"]:
         assert math.isfinite(row["query_ms"]) and row["query_ms"] > 0 and row["batch_queries_per_s"] > 0

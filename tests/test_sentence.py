@@ -65,6 +65,28 @@ def test_each_pooling_matches_the_forward_and_batches_equal_one_by_one(model, to
                                    atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["paddle", "onnxruntime"])
+def test_a_compiled_model_encodes_the_same_vectors(model, tokenizer, backend):
+    """encode(paddle_roformer.compile(model)) runs the exported program: same vectors, every pooling, and an index."""
+    if backend == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("paddle2onnx")
+    import paddle_roformer as pr
+
+    compiled = pr.compile(model, backend=backend)
+    try:
+        for pooling in ("pooler", "cls", "mean"):
+            want = encode(model, TEXTS, tokenizer=tokenizer, batch_size=4, pooling=pooling)
+            got = encode(compiled, TEXTS, tokenizer=tokenizer, batch_size=4, pooling=pooling)
+            np.testing.assert_allclose(got, want, atol=1e-5)
+        index = SemanticIndex.build(TEXTS, compiled, tokenizer)
+        assert index.search(TEXTS[3], top_k=1)[0]["id"] == 3
+    finally:
+        compiled.close()
+    with pytest.raises(TypeError, match="compile"):
+        encode(object(), TEXTS, tokenizer=tokenizer)
+
+
 def test_order_independent_and_rows_in_input_order(model, tokenizer):
     base = encode(model, TEXTS, tokenizer=tokenizer, batch_size=4, pooling="mean")
     perm = np.random.RandomState(0).permutation(len(TEXTS))
@@ -356,6 +378,10 @@ def test_paddle_roformer_embed_and_search_commands(saved, tmp_path, capsys):
     assert cli.main(["embed", str(source), "--model", model_dir, "--output", str(out), "--index",
                      str(tmp_path / "ix")]) == 0
     assert np.load(out, allow_pickle=False).shape[0] == 5
+    compiled_out = tmp_path / "compiled.npy"
+    assert cli.main(["embed", str(source), "--model", model_dir, "--output", str(compiled_out), "--backend",
+                     "paddle"]) == 0
+    np.testing.assert_allclose(np.load(compiled_out), np.load(out), atol=1e-5)
     capsys.readouterr()
     assert cli.main(["search", str(tmp_path / "ix"), TEXTS[3], "-k", "2"]) == 0
     hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
